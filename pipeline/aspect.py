@@ -1,0 +1,68 @@
+"""Aspect strategies: how a picture of one shape becomes an output of another.
+
+A small registry, so a face-aware strategy can be added by name without touching the
+renderer. Each strategy maps a video stream (square pixels, the cut's frame rate) to a
+stream of exactly the output's size.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pipeline.framing import position_expr
+from pipeline.jobs import OutputJob
+
+
+class AspectStrategy(Protocol):
+    def __call__(self, stream: Any, out: OutputJob) -> Any: ...
+
+
+def crop(stream: Any, out: OutputJob) -> Any:
+    """Cut the output's shape out of the source around the focus point, then scale.
+
+    Window size is fixed per output (FFmpeg's crop cannot change size mid-stream); its
+    position may change over time through expressions of ``t``.
+    """
+    first = out.windows[0]
+    stream = stream.filter(
+        "crop",
+        w=first.w,
+        h=first.h,
+        x=position_expr(out.windows, "x"),
+        y=position_expr(out.windows, "y"),
+        exact=1,
+    )
+    return stream.filter("scale", out.width, out.height, flags="lanczos")
+
+
+def pad(stream: Any, out: OutputJob) -> Any:
+    """Fit the whole picture inside the output, over a blurred, zoomed copy of itself.
+
+    The blur runs at 1/8 size and is scaled up: blurring a full 1080x1920 background costs
+    more than encoding it, and at that strength nobody can tell the difference.
+    """
+    node = stream.split()
+    fg, bg = node[0], node[1]
+    small_w, small_h = max(2, out.width // 8 // 2 * 2), max(2, out.height // 8 // 2 * 2)
+    bg = (
+        bg.filter("scale", small_w, small_h, force_original_aspect_ratio="increase")
+        .filter("crop", small_w, small_h)
+        .filter("boxblur", luma_radius=8, luma_power=2)
+        .filter("scale", out.width, out.height, flags="bilinear")
+        .filter("setsar", 1)
+    )
+    fg = fg.filter(
+        "scale", out.width, out.height, force_original_aspect_ratio="decrease",
+        force_divisible_by=2, flags="lanczos",
+    ).filter("setsar", 1)
+    return bg.overlay(fg, x="(W-w)/2", y="(H-h)/2")
+
+
+STRATEGIES: dict[str, AspectStrategy] = {"crop": crop, "pad": pad}
+
+
+def get_strategy(name: str) -> AspectStrategy:
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise KeyError(f"unknown aspect strategy {name!r} (known: {', '.join(STRATEGIES)})") from None

@@ -1,0 +1,106 @@
+"""Run the stages in order for a whole campaign: manifest -> plan -> render -> verify ->
+publish -> index. Each stage only reads what the previous one produced."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import SourceError
+from pipeline.ffmpeg_run import ffmpeg_version
+from pipeline.index import IndexedOutput, build_index, write_index
+from pipeline.jobs import CutJob, OutputJob, Plan
+from pipeline.manifest_load import Manifests, load_manifests
+from pipeline.plan import make_plan
+from pipeline.probe import SourceInfo, probe
+from pipeline.publish import get_backend
+from pipeline.render import FAILED, STATE_DIR, OutputResult, render_plan
+from pipeline.verify import verify_output
+
+log = logging.getLogger(__name__)
+
+
+def probe_sources(manifests: Manifests) -> dict[str, SourceInfo | SourceError]:
+    """Probe every case study's source; a bad source is recorded, not raised."""
+    cache = manifests.output_dir / STATE_DIR / "source-hashes.json"
+    results: dict[str, SourceInfo | SourceError] = {}
+    for loaded in manifests.case_studies:
+        label = Path(loaded.study.source).as_posix()
+        try:
+            label = loaded.source_path.relative_to(manifests.root).as_posix()
+        except ValueError:
+            pass
+        try:
+            results[loaded.study.id] = probe(loaded.source_path, cache, label=label)
+        except SourceError as exc:
+            log.error("%s: source %s", loaded.study.id, exc)
+            results[loaded.study.id] = exc
+    return results
+
+
+def plan_campaign(manifest_dir: Path, root: Path | None = None) -> tuple[Manifests, Plan]:
+    manifests = load_manifests(manifest_dir, root)
+    sources = probe_sources(manifests)
+    return manifests, make_plan(manifests, sources, __version__, ffmpeg_version())
+
+
+@dataclass
+class Report:
+    plan: Plan
+    results: list[OutputResult] = field(default_factory=list)
+    index_path: Path | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.plan.failed) or any(r.status == FAILED for r in self.results)
+
+
+def render_campaign(
+    manifests: Manifests,
+    plan: Plan,
+    *,
+    workers: int = 1,
+    force: bool = False,
+    on_start: Callable[[CutJob, tuple[OutputJob, ...], str], None] | None = None,
+    on_progress: Callable[[str, float], None] | None = None,
+    on_done: Callable[[CutJob, list[OutputResult]], None] | None = None,
+) -> Report:
+    out_dir = manifests.output_dir
+    results = render_plan(plan.jobs, out_dir, workers=workers, force=force,
+                          on_start=on_start, on_progress=on_progress, on_done=on_done)
+
+    # verify: a failed check fails the output and keeps it out of the index
+    verified: list[OutputResult] = []
+    for r in results:
+        if r.status != FAILED:
+            check = verify_output(r.job, out_dir)
+            if not check.passed:
+                r = OutputResult(r.job, FAILED, "verify: " + "; ".join(check.failures))
+        verified.append(r)
+
+    # publish
+    storage = get_backend("local", out_dir)
+    indexed: list[IndexedOutput] = []
+    errors: dict[str, list[str]] = {f.case_id: [f.reason] for f in plan.failed}
+    for r in verified:
+        if r.status == FAILED:
+            errors.setdefault(r.job.case_id, []).append(f"{r.job.path}: {r.reason}")
+            continue
+        url = storage.put(out_dir / r.job.path, r.job.path, "video/mp4")
+        o = r.job
+        indexed.append(IndexedOutput(o.case_id, o.platform, o.cut, o.aspect, o.width, o.height,
+                                     o.fps, r.duration, r.bytes, r.sha256, url, o.notes))
+
+    # index, last
+    camp = manifests.campaign.campaign
+    index = build_index(camp.name, camp.hashtag, list(plan.case_studies), indexed, errors, __version__)
+    report = Report(plan, verified, write_index(index, out_dir))
+    return report
+
+
+def build_campaign(manifest_dir: Path, **kwargs: object) -> Report:
+    manifests, plan = plan_campaign(manifest_dir)
+    return render_campaign(manifests, plan, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,185 @@
+"""Command line: ``python -m pipeline {validate,plan,render,schema,samples}``.
+
+The only place that prints, configures logging, and turns errors into exit codes:
+0 success, 1 some job failed, 2 invalid manifests or usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from pipeline import __version__, logs
+from pipeline.errors import ManifestError, PipelineError, PlanError
+
+log = logging.getLogger("pipeline")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pipeline", description="Case-study media pipeline")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("-m", "--manifests", type=Path, default=Path("manifests"),
+                   help="folder with campaign.yaml and one YAML file per case study (default: manifests)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail (-vv for FFmpeg commands)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("validate", help="check every manifest and source; report all problems at once")
+    pl = sub.add_parser("plan", help="print the jobs a render would run")
+    pl.add_argument("--dry-run", action="store_true", help="also print each job's exact FFmpeg command")
+    pl.add_argument("--json", action="store_true", help="print the plan as JSON")
+    r = sub.add_parser("render", help="render every stale output, verify, publish locally, write index.json")
+    r.add_argument("-j", "--jobs", type=int, default=None,
+                   help="FFmpeg processes at once (default: 1 per 4 cores, at least 1; x264 already uses every core)")
+    r.add_argument("--force", action="store_true", help="re-render outputs even when up to date")
+    s = sub.add_parser("schema", help="write JSON Schemas for manifests and index.json (for editors)")
+    s.add_argument("--out", type=Path, default=Path("schemas"), help="folder to write to (default: schemas)")
+    sm = sub.add_parser("samples", help="generate the sample campaign's footage into media/")
+    sm.add_argument("--force", action="store_true", help="regenerate even if present")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=True)
+    logs.setup(console, -1 if args.quiet else args.verbose)
+    try:
+        return int(COMMANDS[args.command](args, console))
+    except (ManifestError, PlanError) as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        return exc.exit_code
+    except PipelineError as exc:
+        console.print(f"error: {exc}", style="red", markup=False, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("interrupted: no partial outputs were left at output paths", style="yellow")
+        return 130
+
+
+def _validate(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.build import probe_sources
+    from pipeline.errors import SourceError
+    from pipeline.manifest_load import load_manifests
+
+    manifests = load_manifests(args.manifests)
+    sources = probe_sources(manifests)
+    bad = {k: v for k, v in sources.items() if isinstance(v, SourceError)}
+    n_out = sum(len(o.aspects) for c in manifests.case_studies for o in c.study.outputs)
+    console.print(f"{len(manifests.case_studies)} case studies, {n_out} outputs: manifests valid",
+                  style="green")
+    if bad:
+        for cid, err in bad.items():
+            console.print(f"  {cid}: source {err}", style="red", markup=False)
+        console.print(f"{len(bad)} source(s) missing or unreadable: those case studies will fail to render")
+        return 2
+    return 0
+
+
+def _plan(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.build import plan_campaign
+    from pipeline.ffmpeg_run import ffmpeg_exe
+    from pipeline.graph import build_argv
+    from pipeline.jobs import to_jsonable
+    from pipeline.render import temp_name
+
+    manifests, plan = plan_campaign(args.manifests)
+    if args.json:
+        print(json.dumps(to_jsonable(plan), indent=2))
+        return 1 if plan.failed else 0
+    out = Console()
+    table = Table(title=f"{plan.campaign}: {len(plan.jobs)} FFmpeg jobs, "
+                        f"{sum(len(j.outputs) for j in plan.jobs)} outputs")
+    for col in ("case study / cut", "source", "segments", "length", "outputs"):
+        table.add_column(col)
+    for job in plan.jobs:
+        table.add_row(job.name, job.source_label, str(len(job.segments)), f"{float(job.duration):.2f} s",
+                      "\n".join(f"{o.platform} {o.aspect} {o.width}x{o.height} {o.strategy} -> {o.path}"
+                                for o in job.outputs))
+    out.print(table)
+    for f in plan.failed:
+        console.print(f"{f.case_id}: cannot render: {f.reason}", style="red", markup=False)
+    if args.dry_run:
+        for job in plan.jobs:
+            targets = [str(temp_name(manifests.output_dir / o.path)) for o in job.outputs]
+            out.print(f"\n# {job.name}", style="bold", markup=False)
+            print(shlex.join(build_argv(job, job.outputs, targets, ffmpeg_exe())))
+    return 1 if plan.failed else 0
+
+
+def _render(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.build import plan_campaign, render_campaign
+    from pipeline.render import FAILED, RENDERED, UP_TO_DATE
+
+    manifests, plan = plan_campaign(args.manifests)
+    workers = args.jobs or max(1, (os.cpu_count() or 1) // 4)
+    tasks: dict[str, TaskID] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeRemainingColumn(), console=console, disable=args.quiet) as progress:
+
+        def on_start(job, outs, why):  # type: ignore[no-untyped-def]
+            log.info("%s: rendering %d output(s) (%s)", job.name, len(outs), why)
+            tasks[job.name] = progress.add_task(job.name, total=float(job.duration))
+
+        def on_progress(name: str, secs: float) -> None:
+            if name in tasks:
+                progress.update(tasks[name], completed=secs)
+
+        def on_done(job, results):  # type: ignore[no-untyped-def]
+            progress.update(tasks[job.name], completed=float(job.duration))
+
+        report = render_campaign(manifests, plan, workers=workers, force=args.force,
+                                 on_start=on_start, on_progress=on_progress, on_done=on_done)
+
+    table = Table(title="Render summary")
+    for col in ("output", "status", "detail"):
+        table.add_column(col, overflow="fold")
+    styles = {RENDERED: "green", UP_TO_DATE: "cyan", FAILED: "red"}
+    for f in plan.failed:
+        table.add_row(f.case_id, f"[red]{FAILED}[/]", f.reason)
+    for r in sorted(report.results, key=lambda r: r.job.path):
+        detail = r.reason or "; ".join(r.job.notes)
+        table.add_row(r.job.path, f"[{styles[r.status]}]{r.status}[/]", detail)
+    Console().print(table)
+    counts = {s: sum(r.status == s for r in report.results) for s in (RENDERED, UP_TO_DATE, FAILED)}
+    counts[FAILED] += len(plan.failed)
+    console.print(f"{counts[RENDERED]} rendered, {counts[UP_TO_DATE]} up to date, {counts[FAILED]} failed; "
+                  f"index: {os.path.relpath(report.index_path or '')}")
+    return 1 if report.failed else 0
+
+
+def _schema(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.index import schema as index_schema
+    from pipeline.manifest import json_schemas
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    files = {f"{name}.schema.json": s for name, s in json_schemas().items()}
+    files["index.schema.json"] = index_schema()
+    for name, body in files.items():
+        (args.out / name).write_text(json.dumps(body, indent=2) + "\n")
+        console.print(f"wrote {args.out / name}")
+    return 0
+
+
+def _samples(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.samples import make_samples
+
+    root = args.manifests.resolve().parent
+    for path, made in make_samples(root / "media", force=args.force):
+        console.print(f"{'generated' if made else 'present  '} {path.relative_to(root)}")
+    return 0
+
+
+COMMANDS = {"validate": _validate, "plan": _plan, "render": _render, "schema": _schema, "samples": _samples}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Typed errors shared by every stage.
+
+Every error must survive pickling, because jobs run in worker processes and their
+failures travel back to the parent. Exceptions with extra constructor arguments do
+not pickle by default (``BaseException.__reduce__`` replays only ``args``), so each
+class here stores what it needs in ``args`` or defines ``__reduce__``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PipelineError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one manifest: where, which field, what, and what is allowed."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class ManifestError(PipelineError):
+    """One or more manifests are invalid; carries every problem found, not just the first."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]):
+        self.problems = tuple(problems)
+        super().__init__(self.problems)
+
+    def __reduce__(self):  # type: ignore[override]
+        return (type(self), (self.problems,))
+
+    def __str__(self) -> str:
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} in the manifests:"
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+
+class PlanError(PipelineError):
+    """The manifests are well formed but cannot be turned into jobs (e.g. a cut too long)."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]):
+        self.problems = tuple(problems)
+        super().__init__(self.problems)
+
+    def __reduce__(self):  # type: ignore[override]
+        return (type(self), (self.problems,))
+
+    def __str__(self) -> str:
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} planning the outputs:"
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+
+class SourceError(PipelineError):
+    """A source file is missing, unreadable, or not the media it claims to be."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class FFmpegError(PipelineError):
+    """FFmpeg exited non-zero. Carries the last meaningful stderr lines and where the full log is."""
+
+    def __init__(self, what: str, returncode: int, tail: str, log_path: str | None = None):
+        self.what = what
+        self.returncode = returncode
+        self.tail = tail
+        self.log_path = log_path
+        super().__init__(what, returncode, tail, log_path)
+
+    def __str__(self) -> str:
+        msg = f"FFmpeg failed ({self.what}, exit code {self.returncode}): {self.tail}"
+        if self.log_path:
+            msg += f" (full log: {self.log_path})"
+        return msg
+
+
+class VerifyError(PipelineError):
+    """A rendered file breaks one of its platform's rules."""
+
+    def __init__(self, path: str, failures: tuple[str, ...]):
+        self.path = path
+        self.failures = tuple(failures)
+        super().__init__(path, self.failures)
+
+    def __str__(self) -> str:
+        return f"{self.path}: " + "; ".join(self.failures)
+
+
+class StorageError(PipelineError):
+    """Publishing to a storage backend failed."""

@@ -1,0 +1,165 @@
+"""Build the one FFmpeg command for a cut: decode each segment once, join them
+frame-accurately, split to every output, encode each. Pure: returns an argument list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+import ffmpeg
+
+from pipeline.aspect import get_strategy
+from pipeline.jobs import CutJob, OutputJob
+
+# Extra source read past each segment's out point, so the fps filter always has the last
+# frame in hand; trim then cuts exactly. Half a second covers any sane frame duration.
+READ_MARGIN = Fraction(1, 2)
+
+
+def rate(f: Fraction) -> str:
+    return f"{f.numerator}/{f.denominator}"
+
+
+def seconds(t: Fraction) -> str:
+    """Seconds for FFmpeg options, floored to the microsecond FFmpeg parses them to.
+
+    Flooring matters: a seek point rounded *up* by half a microsecond would drop the
+    frame that sits exactly on the cut point.
+    """
+    us = math.floor(t * 1_000_000)
+    return f"{us // 1_000_000}.{us % 1_000_000:06d}"
+
+
+def sample_bounds(job: CutJob, audio_rate: int) -> list[int]:
+    """Cumulative audio sample positions of each join, derived from whole video frames.
+
+    Rounding the cumulative position (not each segment) keeps audio within half a sample
+    of video at every join, however many segments there are.
+    """
+    bounds, frames = [0], 0
+    for seg in job.segments:
+        frames += round(seg.duration * job.fps)
+        bounds.append(round(Fraction(frames) / job.fps * audio_rate))
+    return bounds
+
+
+def _segment_frames(job: CutJob) -> list[int]:
+    return [round(s.duration * job.fps) for s in job.segments]
+
+
+def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
+    """The cut as one video and one audio stream on exact constant-rate timelines."""
+    r = rate(job.fps)
+    bounds = sample_bounds(job, audio_rate)
+    parts: list[Any] = []
+    for i, (seg, frames) in enumerate(zip(job.segments, _segment_frames(job), strict=True)):
+        src = ffmpeg.input(f"file:{job.source}", ss=seconds(seg.start), t=seconds(seg.duration + READ_MARGIN))
+        v = (
+            src["v:0"]
+            .filter("fps", fps=r, start_time=0)
+            .filter("tpad", stop_mode="clone", stop=math.ceil(job.fps))
+            .filter("trim", end_frame=frames)
+            .filter("setpts", f"N/({r})/TB")
+        )
+        parts.append(v)
+        if job.has_audio:
+            samples = bounds[i + 1] - bounds[i]
+            a = (
+                src["a:0"]
+                .filter("aresample", audio_rate, first_pts=0)
+                .filter("aformat", channel_layouts="stereo")
+                .filter("apad")
+                .filter("atrim", end_sample=samples)
+                .filter("asetpts", f"N/{audio_rate}/TB")
+            )
+            parts.append(a)
+    if len(job.segments) == 1:
+        video = parts[0]
+        audio = parts[1] if job.has_audio else None
+    else:
+        joined = ffmpeg.concat(*parts, v=1, a=1 if job.has_audio else 0).node
+        video = joined[0]
+        audio = joined[1] if job.has_audio else None
+    if audio is None:
+        silence = ffmpeg.input(f"anullsrc=r={audio_rate}:cl=stereo", f="lavfi")
+        audio = silence["a"].filter("atrim", end_sample=bounds[-1]).filter("asetpts", f"N/{audio_rate}/TB")
+    if job.needs_square_pixels:
+        w, h = job.display_size
+        video = video.filter("scale", w, h).filter("setsar", 1)
+    return video, audio
+
+
+def _video_for(stream: Any, job: CutJob, out: OutputJob) -> Any:
+    stream = get_strategy(out.strategy)(stream, out).filter("setsar", 1)
+    if out.fps != job.fps:
+        stream = stream.filter("fps", fps=rate(out.fps))
+    frames = round(out.duration * out.fps)
+    if out.duration < job.duration or out.fps != job.fps:
+        stream = stream.filter("trim", end_frame=frames)
+    return stream.filter("format", "yuv420p")
+
+
+def _encode_args(job: CutJob, out: OutputJob) -> dict[str, Any]:
+    e = out.encode
+    return {
+        "c:v": "libx264",
+        "preset": e.preset,
+        "crf": e.crf,
+        "profile:v": e.profile,
+        "level:v": e.level,
+        "maxrate": f"{e.maxrate_kbps}k",
+        "bufsize": f"{e.bufsize_kbps}k",
+        "g": e.keyint,
+        "keyint_min": e.keyint,
+        "sc_threshold": 0,  # fixed GOP: IDR frames exactly every keyint frames
+        "bf": 2,
+        "flags": "+cgop",
+        "fps_mode": "cfr",
+        "r": rate(out.fps),
+        "c:a": "aac",
+        "b:a": f"{e.audio_kbps}k",
+        "ar": e.audio_rate,
+        "ac": e.audio_channels,
+        # moov at the front for progressive playback; no edit lists (YouTube, Reels reject
+        # them), with negative CTS offsets so B-frame delay needs none.
+        "movflags": "+faststart+negative_cts_offsets",
+        "use_editlist": 0,
+        "map_metadata": -1,
+        "map_chapters": -1,
+        "metadata": f"comment={out.key}",
+        "f": "mp4",
+    }
+
+
+def build_argv(job: CutJob, outputs: Sequence[OutputJob], targets: Sequence[str], ffmpeg_exe: str = "ffmpeg") -> list[str]:
+    """The exact argument list that renders ``outputs`` of ``job`` to ``targets`` (file paths,
+    normally temporary names that the renderer renames when FFmpeg succeeds)."""
+    if len(outputs) != len(targets) or not outputs:
+        raise ValueError("one target path per output, at least one output")
+    audio_rate = outputs[0].encode.audio_rate
+    video, audio = _joined(job, audio_rate)
+    n = len(outputs)
+    if n == 1:
+        vsplit = [video]
+    else:
+        vnode = video.split()
+        vsplit = [vnode[i] for i in range(n)]
+    if n == 1:
+        asplit = [audio]
+    else:
+        anode = audio.filter_multi_output("asplit", n)
+        asplit = [anode[i] for i in range(n)]
+    streams = []
+    for i, (out, target) in enumerate(zip(outputs, targets, strict=True)):
+        v = _video_for(vsplit[i], job, out)
+        a = asplit[i]
+        if out.duration < job.duration:
+            a = a.filter("atrim", end_sample=round(out.duration * audio_rate))
+        streams.append(ffmpeg.output(v, a, f"file:{target}", **_encode_args(job, out)))
+    cmd = ffmpeg.merge_outputs(*streams).global_args(
+        "-y", "-hide_banner", "-nostdin", "-loglevel", "level+warning", "-progress", "pipe:1", "-nostats"
+    )
+    return [ffmpeg_exe, *cmd.get_args()]

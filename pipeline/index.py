@@ -1,0 +1,78 @@
+"""Index: write ``index.json``, the web team's contract, last and atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+INDEX_FILE = "index.json"
+
+
+@dataclass(frozen=True)
+class IndexedOutput:
+    case_id: str
+    platform: str
+    cut: str
+    aspect: str
+    width: int
+    height: int
+    fps: Fraction
+    duration: Fraction
+    bytes: int
+    sha256: str
+    url: str
+    notes: tuple[str, ...] = ()
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("pipeline").joinpath("schemas/index.schema.json").read_text()
+    return dict(json.loads(text))
+
+
+def build_index(
+    campaign: str,
+    hashtag: str,
+    case_studies: list[dict[str, str]],
+    outputs: list[IndexedOutput],
+    errors: dict[str, list[str]],
+    pipeline_version: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    when = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    studies = []
+    for cs in case_studies:
+        outs = sorted((o for o in outputs if o.case_id == cs["id"]), key=lambda o: (o.cut, o.platform, o.aspect))
+        errs = errors.get(cs["id"], [])
+        status = "ok" if not errs else ("partial" if outs else "failed")
+        studies.append({
+            "id": cs["id"], "title": cs["title"], "area": cs["area"],
+            "description": cs.get("description", ""), "status": status, "errors": errs,
+            "outputs": [
+                {
+                    "platform": o.platform, "cut": o.cut, "aspect": o.aspect,
+                    "width": o.width, "height": o.height, "fps": round(float(o.fps), 3),
+                    "duration_s": round(float(o.duration), 3), "bytes": o.bytes, "sha256": o.sha256,
+                    "url": o.url, "content_type": "video/mp4", "notes": list(o.notes),
+                }
+                for o in outs
+            ],
+        })
+    return {
+        "campaign": campaign, "hashtag": hashtag, "generated_at": when,
+        "pipeline_version": pipeline_version, "case_studies": studies,
+    }
+
+
+def write_index(index: dict[str, Any], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / INDEX_FILE
+    tmp = out_dir / f".{INDEX_FILE}.partial"
+    tmp.write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,239 @@
+"""The manifest schema: campaign file and case-study files, as pydantic v2 models.
+
+These models only describe shape and local rules (types, ranges, names). Rules that need
+the file system or several files at once (paths, duplicate ids) live in ``manifest_load``;
+rules that need the probed source (segments past the end) live in ``plan``.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from pipeline.profiles import ASPECTS, PROFILES
+from pipeline.timecode import TIMESTAMP_FORMATS, format_timestamp, parse_timestamp
+
+SLUG = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
+# No "ultrafast": it turns off CABAC and 8x8 transforms, so x264 can only signal Main
+# profile and every platform profile here promises High.
+X264_PRESETS = (
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
+Strategy = Literal["crop", "pad"]
+
+
+def _timestamp(value: Any) -> Fraction:
+    if isinstance(value, Fraction):
+        return value
+    return parse_timestamp(value)
+
+
+Timestamp = Annotated[
+    Fraction,
+    BeforeValidator(_timestamp),
+    PlainSerializer(lambda t: format_timestamp(t), return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^(\d+:)?\d{1,2}:\d{1,2}(\.\d{1,3})?$|^\d+(\.\d+)?$"},
+            ],
+            "description": f"A time in the source: {TIMESTAMP_FORMATS}",
+        }
+    ),
+]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Focus(Strict):
+    """Point to keep in frame when cropping, as fractions of the source picture (0..1)."""
+
+    x: float = Field(0.5, ge=0.0, le=1.0)
+    y: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class Encoder(Strict):
+    preset: Literal[X264_PRESETS] | None = Field(  # type: ignore[valid-type]
+        None, description="x264 preset: slower presets give smaller files for the same quality"
+    )
+    crf: int | None = Field(None, ge=0, le=51, description="x264 constant rate factor (quality)")
+
+
+class Settings(Strict):
+    """Per-output settings that layer: pipeline default < campaign < case study < output."""
+
+    strategy: Strategy | None = Field(
+        None, description="crop: fill the frame around the focus point; pad: fit over a blur"
+    )
+    focus: Focus | None = None
+    encoder: Encoder | None = None
+
+
+class Brand(Strict):
+    font: str | None = Field(None, description="Font file, relative to the campaign file")
+    primary_colour: str = "#1D3C78"
+    secondary_colour: str = "#FFFFFF"
+    logo: str | None = Field(None, description="Logo image, relative to the campaign file")
+
+    @field_validator("primary_colour", "secondary_colour")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", v):
+            raise ValueError(f"{v!r} is not a colour; use #RRGGBB")
+        return v.upper()
+
+
+def _platform(v: str) -> str:
+    if v not in PROFILES:
+        raise ValueError(f"{v!r} is not a known platform (allowed: {', '.join(PROFILES)})")
+    return v
+
+
+def _aspect(v: str) -> str:
+    if v not in ASPECTS:
+        raise ValueError(f"{v!r} is not a known aspect ratio (allowed: {', '.join(ASPECTS)})")
+    return v
+
+
+Platform = Annotated[
+    str, BeforeValidator(_platform), WithJsonSchema({"enum": list(PROFILES)})
+]
+Aspect = Annotated[str, BeforeValidator(_aspect), WithJsonSchema({"enum": list(ASPECTS)})]
+
+
+class Campaign(Strict):
+    name: str = Field(min_length=1)
+    hashtag: str = Field(pattern=r"^#\w+$")
+    brand: Brand = Brand()
+    default_platforms: list[Platform] = Field(
+        default_factory=list,
+        description="Platforms for case studies that list no outputs (first cut, every aspect)",
+    )
+    output_dir: str = Field("out", description="Output folder, relative to the project root")
+    defaults: Settings = Settings()
+
+
+class Segment(Strict):
+    """One source range ``[in, out]``; segments of a cut are joined in order."""
+
+    start: Timestamp
+    end: Timestamp
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_pair(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            if len(value) != 2:
+                raise ValueError(f"a segment is [in, out]; got {len(value)} value(s)")
+            return {"start": value[0], "end": value[1]}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Segment:
+        if self.end <= self.start:
+            raise ValueError(
+                f"out point {format_timestamp(self.end)} is not after in point "
+                f"{format_timestamp(self.start)}"
+            )
+        return self
+
+    @property
+    def duration(self) -> Fraction:
+        return self.end - self.start
+
+
+class Output(Settings):
+    platform: Platform
+    cut: str
+    aspects: list[Aspect] = Field(min_length=1)
+    fit: Literal["error", "trim"] = Field(
+        "error",
+        description="What to do when the cut is longer than the platform allows: "
+        "'error' stops, 'trim' keeps the first part up to the limit",
+    )
+
+    @model_validator(mode="after")
+    def _aspects_allowed(self) -> Output:
+        allowed = PROFILES[self.platform].aspects
+        bad = [a for a in self.aspects if a not in allowed]
+        if bad:
+            raise ValueError(
+                f"{PROFILES[self.platform].label} does not take {', '.join(bad)} "
+                f"(allowed: {', '.join(allowed)})"
+            )
+        if len(set(self.aspects)) != len(self.aspects):
+            raise ValueError(f"aspect listed twice in {self.aspects}")
+        return self
+
+
+class CaseStudy(Strict):
+    id: str = Field(pattern=SLUG, min_length=2, max_length=64)
+    title: str = Field(min_length=1)
+    area: str = Field(min_length=1, description="PCC area, e.g. 'Avon and Somerset'")
+    description: str = ""
+    source: str = Field(description="Source footage, relative to this manifest")
+    captions: dict[str, str] = Field(
+        default_factory=dict, description="Caption file per language code, relative paths"
+    )
+    cuts: dict[str, list[Segment]] = Field(min_length=1)
+    defaults: Settings = Settings()
+    outputs: list[Output] = Field(default_factory=list)
+
+    @field_validator("cuts")
+    @classmethod
+    def _cut_names(cls, v: dict[str, list[Segment]]) -> dict[str, list[Segment]]:
+        for name, segments in v.items():
+            if not re.fullmatch(SLUG, name):
+                raise ValueError(f"cut name {name!r} must be lower-case letters, digits and '-'")
+            if not segments:
+                raise ValueError(f"cut {name!r} has no segments")
+        return v
+
+    @field_validator("captions")
+    @classmethod
+    def _languages(cls, v: dict[str, str]) -> dict[str, str]:
+        for lang in v:
+            if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", lang):
+                raise ValueError(f"{lang!r} is not a language code (e.g. en, cy, en-GB)")
+        return v
+
+    @model_validator(mode="after")
+    def _cuts_exist(self) -> CaseStudy:
+        for i, out in enumerate(self.outputs):
+            if out.cut not in self.cuts:
+                raise ValueError(
+                    f"outputs[{i}] uses cut {out.cut!r}, which is not defined "
+                    f"(defined: {', '.join(self.cuts)})"
+                )
+        return self
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    return {
+        "campaign": Campaign.model_json_schema(),
+        "case-study": CaseStudy.model_json_schema(),
+    }

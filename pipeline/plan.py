@@ -1,0 +1,207 @@
+"""Plan: manifests + probed sources -> fully determined jobs. Pure: no disk, no subprocess.
+
+One ``CutJob`` per (case study, cut): one FFmpeg process decodes that cut once and splits it
+into every output that uses it. Every cut point is snapped to the source's frame grid here,
+and every duration is a whole number of output frames, so joins never drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from fractions import Fraction
+
+from pipeline.errors import PlanError, Problem, SourceError
+from pipeline.framing import fixed_window
+from pipeline.jobs import CutJob, Encode, FailedCase, OutputJob, Plan, SegmentSpan, cut_key
+from pipeline.manifest import Output
+from pipeline.manifest_load import LoadedCaseStudy, Manifests
+from pipeline.probe import SourceInfo
+from pipeline.profiles import PROFILES
+from pipeline.settings import resolve
+from pipeline.timecode import format_timestamp, snap
+
+STANDARD_RATES = tuple(
+    Fraction(r) for r in ("24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60")
+)
+
+
+def conform_rate(fps: Fraction) -> Fraction:
+    """The constant rate to render a source at: the standard rate it is within 1% of
+    (containers often report 29.97 as 989/33 or 2997/100), else the nearest whole rate."""
+    nearest = min(STANDARD_RATES, key=lambda r: abs(fps - r))
+    if abs(fps - nearest) / nearest < Fraction(1, 100):
+        return nearest
+    return max(Fraction(1), Fraction(round(fps)))
+
+
+def _outputs_for(loaded: LoadedCaseStudy, default_platforms: list[str]) -> list[tuple[int | None, Output]]:
+    study = loaded.study
+    if study.outputs:
+        return list(enumerate(study.outputs))
+    first_cut = next(iter(study.cuts))
+    return [
+        (None, Output(platform=p, cut=first_cut, aspects=list(PROFILES[p].aspects)))
+        for p in default_platforms
+    ]
+
+
+def _segments(loaded: LoadedCaseStudy, cut: str, info: SourceInfo, problems: list[Problem]) -> tuple[SegmentSpan, ...]:
+    spans = []
+    file = str(loaded.file)
+    for i, seg in enumerate(loaded.study.cuts[cut]):
+        start, end = snap(seg.start, info.fps), snap(seg.end, info.fps)
+        if end > snap(info.duration, info.fps):
+            problems.append(Problem(
+                file, loaded.line("cuts", cut, i), f"cuts.{cut}[{i}]",
+                f"segment [{format_timestamp(seg.start)}, {format_timestamp(seg.end)}] ends past the end "
+                f"of the source ({format_timestamp(info.duration)}, {loaded.study.source})",
+            ))
+            continue
+        if end <= start:
+            problems.append(Problem(file, loaded.line("cuts", cut, i), f"cuts.{cut}[{i}]",
+                                    "segment is shorter than one frame of the source"))
+            continue
+        spans.append(SegmentSpan(start, end))
+    return tuple(spans)
+
+
+def _output_duration(loaded: LoadedCaseStudy, where: tuple[int | None, Output], cut_duration: Fraction,
+                     fps: Fraction, problems: list[Problem]) -> tuple[Fraction, tuple[str, ...]]:
+    index, out = where
+    profile = PROFILES[out.platform]
+    file = str(loaded.file)
+    field = f"outputs[{index}]" if index is not None else "outputs (campaign default)"
+    line = loaded.line("outputs", index) if index is not None else None
+    frames = round(cut_duration * fps)
+    notes: tuple[str, ...] = ()
+    if profile.max_duration is not None and cut_duration > profile.max_duration:
+        if out.fit == "trim":
+            frames = int(profile.max_duration * fps)
+            notes = (f"trimmed from {format_timestamp(cut_duration)} to {format_timestamp(frames / fps)} "
+                     f"({profile.label} allows at most {format_timestamp(profile.max_duration)})",)
+        else:
+            problems.append(Problem(
+                file, line, field,
+                f"cut {out.cut!r} is {format_timestamp(cut_duration)} long but {profile.label} allows at most "
+                f"{format_timestamp(profile.max_duration)}; shorten the cut or set 'fit: trim'",
+            ))
+    if cut_duration < profile.min_duration:
+        problems.append(Problem(
+            file, line, field,
+            f"cut {out.cut!r} is {format_timestamp(cut_duration)} long but {profile.label} needs at least "
+            f"{format_timestamp(profile.min_duration)}",
+        ))
+    return Fraction(frames) / fps, notes
+
+
+def _plan_case(manifests: Manifests, loaded: LoadedCaseStudy, info: SourceInfo,
+               versions: tuple[str, str], problems: list[Problem]) -> list[CutJob]:
+    campaign = manifests.campaign.campaign
+    study = loaded.study
+    wanted = _outputs_for(loaded, campaign.default_platforms)
+    seen: dict[tuple[str, str, str], int | None] = {}
+    by_cut: dict[str, list[tuple[int | None, Output]]] = {}
+    for index, out in wanted:
+        for aspect in out.aspects:
+            k = (out.platform, out.cut, aspect)
+            if k in seen:
+                problems.append(Problem(str(loaded.file), loaded.line("outputs", index or 0),
+                                        f"outputs[{index}]",
+                                        f"{out.platform} {aspect} of cut {out.cut!r} is already listed "
+                                        f"at outputs[{seen[k]}]"))
+            seen[k] = index
+        by_cut.setdefault(out.cut, []).append((index, out))
+
+    disp_w, disp_h = info.display_size
+    cut_fps = conform_rate(info.fps)
+    jobs = []
+    for cut, outs in by_cut.items():
+        segments = _segments(loaded, cut, info, problems)
+        if not segments:
+            continue
+        # Whole frames per segment at the cut's rate: this is the one place durations are fixed.
+        cut_frames = sum(round(s.duration * cut_fps) for s in segments)
+        cut_duration = Fraction(cut_frames) / cut_fps
+        notes = () if info.has_audio else (
+            f"{loaded.study.source} has no audio track: rendering silent stereo audio",)
+        outputs = []
+        for index, out in outs:
+            profile = PROFILES[out.platform]
+            fps = min(max(cut_fps, profile.min_fps), profile.max_fps)
+            duration, out_notes = _output_duration(loaded, (index, out), cut_duration, fps, problems)
+            settings = resolve(profile, campaign.defaults, study.defaults, out)
+            for aspect in out.aspects:
+                size = profile.sizes[aspect]
+                windows = ()
+                if settings.strategy == "crop":
+                    windows = (fixed_window(disp_w, disp_h, size.width, size.height,
+                                            settings.focus_x, settings.focus_y),)
+                maxrate = profile.video_kbps_for(size.width, size.height)
+                encode = Encode(
+                    preset=settings.preset, crf=settings.crf, profile=settings.profile,
+                    level=settings.level, maxrate_kbps=maxrate, bufsize_kbps=2 * maxrate,
+                    keyint=max(1, round(profile.keyint_seconds * fps)),
+                    audio_kbps=settings.audio_kbps, audio_rate=settings.audio_rate,
+                    audio_channels=settings.audio_channels,
+                )
+                outputs.append(OutputJob(
+                    case_id=study.id, cut=cut, platform=out.platform, aspect=aspect,
+                    width=size.width, height=size.height, fps=fps, duration=duration,
+                    strategy=settings.strategy, windows=windows, encode=encode,
+                    path=f"{study.id}/{cut}/{out.platform}-{size.width}x{size.height}.mp4",
+                    notes=out_notes,
+                ))
+        job = CutJob(
+            case_id=study.id, cut=cut, source=info.path,
+            source_label=_relative(info.path, manifests), source_sha256=info.sha256,
+            source_fps=info.fps, display_size=(disp_w, disp_h),
+            needs_square_pixels=info.sar != 1, has_audio=info.has_audio,
+            segments=segments, fps=cut_fps, outputs=tuple(outputs), notes=notes,
+            tool_versions=versions,
+        )
+        key = cut_key(job)
+        jobs.append(replace(job, key=key, outputs=tuple(o.with_key(key) for o in outputs)))
+    return jobs
+
+
+def _relative(path: str, manifests: Manifests) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(path).resolve().relative_to(manifests.root).as_posix()
+    except ValueError:
+        return path
+
+
+def make_plan(manifests: Manifests, sources: Mapping[str, SourceInfo | SourceError],
+              pipeline_version: str, ffmpeg_version: str) -> Plan:
+    """Turn validated manifests and probed sources into jobs.
+
+    ``sources`` maps case-study id to its probe result; a ``SourceError`` there makes that
+    case study a ``FailedCase`` and the rest go on. Problems that are the manifest's fault
+    (a cut too long for a platform, a segment past the source's end) raise ``PlanError``
+    with all of them listed.
+    """
+    problems: list[Problem] = []
+    jobs: list[CutJob] = []
+    failed: list[FailedCase] = []
+    for loaded in manifests.case_studies:
+        result = sources[loaded.study.id]
+        if isinstance(result, SourceError):
+            failed.append(FailedCase(loaded.study.id, str(result)))
+            continue
+        jobs.extend(_plan_case(manifests, loaded, result, (pipeline_version, ffmpeg_version), problems))
+    if problems:
+        raise PlanError([replace(p, file=_relative(p.file, manifests)) for p in problems])
+    return Plan(
+        campaign=manifests.campaign.campaign.name,
+        output_dir=manifests.campaign.campaign.output_dir,
+        jobs=tuple(jobs),
+        failed=tuple(failed),
+        case_studies=tuple(
+            {"id": c.study.id, "title": c.study.title, "area": c.study.area,
+             "description": c.study.description}
+            for c in manifests.case_studies
+        ),
+    )

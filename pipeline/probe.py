@@ -1,0 +1,291 @@
+"""Probe source media with PyAV into frozen facts; never guess from file names.
+
+Also fingerprints each source by content (SHA-256), cached by path, size and modification
+time so that a no-op run never re-reads large files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from pipeline.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the plan needs to know about one source file."""
+
+    path: str
+    sha256: str
+    size: int
+    duration: Fraction
+    width: int  # coded size, as the decoder outputs it
+    height: int
+    sar: Fraction  # sample (pixel) aspect ratio
+    rotation: int  # degrees, from display-matrix side data; FFmpeg auto-rotates on decode
+    fps: Fraction
+    video_codec: str
+    has_audio: bool
+    audio_rate: int | None
+    audio_channels: int | None
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Picture size in square pixels after rotation: the shape a viewer sees."""
+        w = round(self.width * self.sar)
+        h = self.height
+        if self.rotation % 180:
+            w, h = h, w
+        return w, h
+
+
+def _fraction(value: object, fallback: Fraction) -> Fraction:
+    if value is None:
+        return fallback
+    try:
+        f = Fraction(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return fallback
+    return f if f > 0 else fallback
+
+
+def _rotation(stream: av.video.stream.VideoStream) -> int:
+    for frame_side in ("rotation",):
+        value = getattr(stream.codec_context, frame_side, None)
+        if value:
+            return int(value) % 360
+    try:
+        value = stream.metadata.get("rotate")
+        return int(value) % 360 if value else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+def _frame_rotation(frame: av.VideoFrame) -> int:
+    try:
+        return int(round(frame.rotation)) % 360
+    except AttributeError:
+        return 0
+
+
+class _HashCache:
+    """SHA-256 per file, remembered by (size, mtime_ns) in a small JSON file."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.data: dict[str, dict[str, object]] = {}
+        if path and path.is_file():
+            try:
+                self.data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.data = {}
+
+    def sha256(self, file: Path) -> str:
+        st = file.stat()
+        key = str(file)
+        hit = self.data.get(key)
+        if hit and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
+            return str(hit["sha256"])
+        h = hashlib.sha256()
+        with file.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        digest = h.hexdigest()
+        self.data[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+        self._save()
+        return digest
+
+    def _save(self) -> None:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+        os.replace(tmp, self.path)
+
+
+def file_sha256(path: Path, cache_file: Path | None = None) -> str:
+    return _HashCache(cache_file).sha256(path)
+
+
+def probe(path: Path, cache_file: Path | None = None, label: str | None = None) -> SourceInfo:
+    """Open ``path`` with PyAV and describe it; raise ``SourceError`` naming the file if it is
+    missing, not media, has no video, or is truncated (its last second cannot be decoded)."""
+    name = label or str(path)
+    if not path.exists():
+        raise SourceError(name, "file does not exist")
+    if not path.is_file():
+        raise SourceError(name, "is not a file")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise SourceError(name, f"cannot be opened as media ({exc.__class__.__name__}: {exc})") from exc
+    with container:
+        if not container.streams.video:
+            kinds = ", ".join(s.type for s in container.streams) or "no streams"
+            raise SourceError(name, f"has no video stream (found: {kinds})")
+        v = container.streams.video[0]
+        a = container.streams.audio[0] if container.streams.audio else None
+        duration = _duration(container, v)
+        if duration <= 0:
+            raise SourceError(name, "has no duration; the file may be truncated or not video")
+        fps = _fraction(v.average_rate, Fraction(0)) or _fraction(v.guessed_rate, Fraction(0))
+        if not fps:
+            raise SourceError(name, "has no frame rate")
+        sar = _fraction(v.sample_aspect_ratio, Fraction(1))
+        width, height = v.codec_context.width, v.codec_context.height
+        if not width or not height:
+            raise SourceError(name, "video stream has no picture size")
+        first = _first_frame(container, v, name)
+        rotation = _frame_rotation(first) or _rotation(v)
+        duration = _check_tail(container, v, duration, name)
+        info = SourceInfo(
+            path=str(path),
+            sha256="",
+            size=path.stat().st_size,
+            duration=duration,
+            width=width,
+            height=height,
+            sar=sar,
+            rotation=rotation,
+            fps=fps,
+            video_codec=v.codec_context.name,
+            has_audio=a is not None,
+            audio_rate=a.codec_context.sample_rate if a is not None else None,
+            audio_channels=a.codec_context.channels if a is not None else None,
+        )
+    digest = file_sha256(path, cache_file)
+    return SourceInfo(**{**asdict(info), "sha256": digest})
+
+
+def _duration(container: av.container.InputContainer, v: av.video.stream.VideoStream) -> Fraction:
+    if v.duration is not None and v.time_base is not None:
+        d = Fraction(v.duration) * Fraction(v.time_base)
+        if d > 0:
+            return d
+    if container.duration is not None:
+        return Fraction(container.duration, av.time_base)
+    return Fraction(0)
+
+
+def _first_frame(container: av.container.InputContainer, v: av.video.stream.VideoStream, name: str) -> av.VideoFrame:
+    try:
+        for frame in container.decode(v):
+            return frame
+    except av.FFmpegError as exc:
+        raise SourceError(name, f"video cannot be decoded ({exc})") from exc
+    raise SourceError(name, "video stream has no decodable frames")
+
+
+def _check_tail(container: av.container.InputContainer, v: av.video.stream.VideoStream,
+                duration: Fraction, name: str) -> Fraction:
+    """Decode the last second and return the duration the video really has.
+
+    A truncated file opens fine but stops decoding early. Where the video stream declares
+    its own duration, falling short of it is an error; where only the container gives one
+    (it may include a longer subtitle or audio stream), the decodable end is the duration.
+    """
+    target = max(Fraction(0), duration - 1)
+    start = Fraction(v.start_time or 0) * Fraction(v.time_base) if v.time_base else Fraction(0)
+    last_seen: Fraction | None = None
+    try:
+        container.seek(int((target + start) / Fraction(v.time_base)), stream=v, backward=True, any_frame=False)
+        for frame in container.decode(v):
+            if frame.pts is not None and frame.time_base is not None:
+                last_seen = Fraction(frame.pts) * Fraction(frame.time_base) - start
+            if last_seen is not None and last_seen >= target:
+                return duration
+    except av.FFmpegError as exc:
+        raise SourceError(name, f"cannot be decoded near its end ({exc}); the file may be truncated") from exc
+    declared = v.duration is not None
+    if last_seen is not None and (not declared or last_seen >= duration - 2):
+        frame = 1 / (_fraction(v.average_rate, Fraction(25)))
+        return min(duration, last_seen + frame)
+    seen = "nothing" if last_seen is None else f"{float(last_seen):.2f} s"
+    raise SourceError(
+        name, f"is truncated: its header says {float(duration):.2f} s but decoding stops at {seen}"
+    )
+
+
+@dataclass(frozen=True)
+class OutputFacts:
+    """What a rendered file really contains, read back with PyAV."""
+
+    path: str
+    bytes: int
+    duration: Fraction
+    width: int
+    height: int
+    fps: Fraction
+    frames: int
+    video_codec: str
+    video_profile: str
+    pix_fmt: str
+    audio_codec: str | None
+    audio_rate: int | None
+    audio_channels: int | None
+    moov_before_mdat: bool
+
+
+def _top_level_boxes(path: Path, limit: int = 64) -> list[str]:
+    """Names of the MP4's top-level boxes in file order (cheap: reads only box headers)."""
+    names = []
+    with path.open("rb") as fh:
+        size_total = path.stat().st_size
+        pos = 0
+        while pos < size_total and len(names) < limit:
+            fh.seek(pos)
+            header = fh.read(16)
+            if len(header) < 8:
+                break
+            size = int.from_bytes(header[:4], "big")
+            names.append(header[4:8].decode("latin-1"))
+            if size == 1:
+                size = int.from_bytes(header[8:16], "big")
+            elif size == 0:
+                break
+            if size < 8:
+                break
+            pos += size
+    return names
+
+
+def inspect_output(path: Path) -> OutputFacts:
+    """Read back a rendered MP4; raise ``SourceError`` if it is not a playable file."""
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as exc:
+        raise SourceError(str(path), f"rendered file cannot be opened ({exc})") from exc
+    with container:
+        if not container.streams.video:
+            raise SourceError(str(path), "rendered file has no video stream")
+        v = container.streams.video[0]
+        a = container.streams.audio[0] if container.streams.audio else None
+        duration = _duration(container, v)
+        boxes = _top_level_boxes(path)
+        return OutputFacts(
+            path=str(path),
+            bytes=path.stat().st_size,
+            duration=duration,
+            width=v.codec_context.width,
+            height=v.codec_context.height,
+            fps=_fraction(v.average_rate, Fraction(0)),
+            frames=v.frames,
+            video_codec=v.codec_context.name,
+            video_profile=str(v.codec_context.profile or ""),
+            pix_fmt=str(v.codec_context.pix_fmt or ""),
+            audio_codec=a.codec_context.name if a is not None else None,
+            audio_rate=a.codec_context.sample_rate if a is not None else None,
+            audio_channels=a.codec_context.channels if a is not None else None,
+            moov_before_mdat=("moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")),
+        )

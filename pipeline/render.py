@@ -1,0 +1,249 @@
+"""Render: turn cut jobs into files.
+
+Each cut job is one FFmpeg process writing every stale output of that cut to a temporary
+name; each file is read back and only then renamed into place, so an interrupted or failed
+render never leaves a file at an output path. A lock record per output (its job key and
+the file's size, mtime and checksum) lets the next run skip what is already done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+from pipeline.ffmpeg_run import Progress, ffmpeg_exe, run
+from pipeline.graph import build_argv
+from pipeline.jobs import CutJob, OutputJob
+from pipeline.probe import inspect_output
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = ".pipeline"
+LOCK_FILE = "lock.json"
+
+RENDERED, UP_TO_DATE, FAILED = "rendered", "up to date", "failed"
+
+
+@dataclass(frozen=True)
+class OutputResult:
+    job: OutputJob
+    status: str
+    reason: str = ""
+    bytes: int = 0
+    sha256: str = ""
+    duration: Fraction = Fraction(0)
+
+
+def temp_name(final: Path) -> Path:
+    """Hidden sibling of the final file: same folder (so the rename is atomic), and a name
+    no output can have."""
+    return final.with_name(f".{final.name}.partial")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Lock:
+    """The record of what each output path was last rendered from (dvc-style)."""
+
+    def __init__(self, out_dir: Path):
+        self.path = out_dir / STATE_DIR / LOCK_FILE
+        self.entries: dict[str, dict[str, Any]] = {}
+        if self.path.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                self.entries = json.loads(self.path.read_text())
+
+    def why_stale(self, out: OutputJob, out_dir: Path) -> str | None:
+        """None if the file at ``out.path`` is this job's intact result; else the reason."""
+        entry = self.entries.get(out.path)
+        target = out_dir / out.path
+        if not target.is_file():
+            return "output missing"
+        if entry is None:
+            return "no record of how the existing file was made"
+        if entry.get("key") != out.key:
+            return "inputs or settings changed"
+        st = target.stat()
+        if st.st_size != entry.get("bytes") or st.st_mtime_ns != entry.get("mtime_ns"):
+            return "output file changed on disk"
+        return None
+
+    def record(self, result: OutputResult, out_dir: Path) -> None:
+        st = (out_dir / result.job.path).stat()
+        self.entries[result.job.path] = {
+            "key": result.job.key,
+            "bytes": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "sha256": result.sha256,
+            "duration": f"{result.duration.numerator}/{result.duration.denominator}",
+        }
+
+    def result_for(self, out: OutputJob) -> OutputResult:
+        e = self.entries[out.path]
+        return OutputResult(out, UP_TO_DATE, "", int(e["bytes"]), str(e["sha256"]), Fraction(e["duration"]))
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{LOCK_FILE}.partial")
+        tmp.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
+        os.replace(tmp, self.path)
+
+
+def _check(out: OutputJob, path: Path) -> str | None:
+    """Cheap completeness check before the rename; platform rules are the verify stage's."""
+    try:
+        facts = inspect_output(path)
+    except PipelineError as exc:
+        return str(exc)
+    if (facts.width, facts.height) != (out.width, out.height):
+        return f"rendered {facts.width}x{facts.height}, expected {out.width}x{out.height}"
+    if abs(facts.duration - out.duration) > 1 / out.fps + Fraction(1, 20):
+        return f"rendered {float(facts.duration):.3f} s, expected {float(out.duration):.3f} s"
+    return None
+
+
+def render_cut(
+    job: CutJob,
+    outputs: tuple[OutputJob, ...],
+    out_dir: str,
+    progress: Callable[[str, float], None] | None = None,
+) -> list[OutputResult]:
+    """Render ``outputs`` (a subset of ``job.outputs``) in one FFmpeg process.
+
+    Runs in a worker process; everything it takes and returns pickles.
+    """
+    root = Path(out_dir)
+    finals = [root / o.path for o in outputs]
+    temps = [temp_name(f) for f in finals]
+    for f in finals:
+        f.parent.mkdir(parents=True, exist_ok=True)
+    logs = root / STATE_DIR / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{job.case_id}.{job.cut}.log"
+    argv = build_argv(job, outputs, [str(t) for t in temps], ffmpeg_exe())
+
+    def report(p: Progress) -> None:
+        if progress:
+            progress(job.name, p.out_time_s)
+
+    results: list[OutputResult] = []
+    try:
+        run(argv, f"{job.name} from {job.source_label}", log_path, report)
+        for out, tmp, final in zip(outputs, temps, finals, strict=True):
+            problem = _check(out, tmp)
+            if problem:
+                results.append(OutputResult(out, FAILED, problem))
+                continue
+            digest = sha256_file(tmp)
+            os.replace(tmp, final)
+            facts_duration = inspect_output(final).duration
+            results.append(OutputResult(out, RENDERED, "", final.stat().st_size, digest, facts_duration))
+    except PipelineError as exc:
+        results = [OutputResult(o, FAILED, str(exc)) for o in outputs]
+    finally:
+        for t in temps:
+            with contextlib.suppress(FileNotFoundError):
+                t.unlink()
+    return results
+
+
+class _QueueReporter:
+    """Picklable progress callback: workers put (job, seconds) on a manager queue."""
+
+    def __init__(self, queue: Any):
+        self.queue = queue
+
+    def __call__(self, name: str, seconds: float) -> None:
+        self.queue.put((name, seconds))
+
+
+def render_plan(
+    jobs: Iterable[CutJob],
+    out_dir: Path,
+    *,
+    workers: int = 1,
+    force: bool = False,
+    on_start: Callable[[CutJob, tuple[OutputJob, ...], str], None] | None = None,
+    on_progress: Callable[[str, float], None] | None = None,
+    on_done: Callable[[CutJob, list[OutputResult]], None] | None = None,
+) -> list[OutputResult]:
+    """Render every stale output of ``jobs`` in a local process pool; return one result per output.
+
+    A failed job does not stop the others. Up-to-date outputs are not touched.
+    """
+    import multiprocessing
+    import queue as queue_mod
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = Lock(out_dir)
+    results: list[OutputResult] = []
+    todo: list[tuple[CutJob, tuple[OutputJob, ...]]] = []
+    for job in jobs:
+        stale = []
+        for out in job.outputs:
+            reason = "forced" if force else lock.why_stale(out, out_dir)
+            if reason is None:
+                results.append(lock.result_for(out))
+            else:
+                stale.append((out, reason))
+        if stale:
+            outs = tuple(o for o, _ in stale)
+            reasons = sorted({r for _, r in stale})
+            if on_start:
+                on_start(job, outs, ", ".join(reasons))
+            todo.append((job, outs))
+
+    if not todo:
+        return results
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager:
+        q = manager.Queue()
+        reporter = _QueueReporter(q)
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx) as pool:
+            futures: dict[Future[list[OutputResult]], CutJob] = {
+                pool.submit(render_cut, job, outs, str(out_dir), reporter): job for job, outs in todo
+            }
+            pending = set(futures)
+            try:
+                while pending:
+                    with contextlib.suppress(queue_mod.Empty):
+                        while True:
+                            name, secs = q.get(timeout=0.2)
+                            if on_progress:
+                                on_progress(name, secs)
+                    finished = {f for f in pending if f.done()}
+                    for fut in finished:
+                        pending.discard(fut)
+                        job = futures[fut]
+                        try:
+                            done = fut.result()
+                        except Exception as exc:  # a worker crash must not sink the batch
+                            outs = next(o for j, o in todo if j is job)
+                            done = [OutputResult(o, FAILED, f"worker failed: {exc!r}") for o in outs]
+                        for r in done:
+                            if r.status == RENDERED:
+                                lock.record(r, out_dir)
+                        lock.save()
+                        results.extend(done)
+                        if on_done:
+                            on_done(job, done)
+            except KeyboardInterrupt:
+                for f in pending:
+                    f.cancel()
+                raise
+    return results

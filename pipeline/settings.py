@@ -1,0 +1,80 @@
+"""One home for every default, and the one function that layers them.
+
+Order, lowest first: pipeline defaults -> platform profile -> campaign -> case study -> output.
+The platform profile fixes what a platform dictates (sizes, rates, GOP); the other layers
+choose what is a matter of taste (strategy, focus point, encoder speed and quality).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from pipeline.manifest import Settings
+from pipeline.profiles import PlatformProfile
+
+
+@dataclass(frozen=True)
+class Resolved:
+    strategy: str
+    focus_x: float
+    focus_y: float
+    preset: str
+    crf: int
+    # dictated by the platform profile, not overridable from a manifest
+    profile: str
+    level: str
+    audio_kbps: int
+    audio_rate: int
+    audio_channels: int
+
+
+PIPELINE_DEFAULTS = Resolved(
+    strategy="crop",
+    focus_x=0.5,
+    focus_y=0.5,
+    # `medium` is x264's own default; stack-notes measured `faster` at ~60% of its CPU for
+    # VMAF 95.9 vs 96.3, so campaigns in a hurry can pick it without visible loss.
+    preset="medium",
+    crf=21,
+    profile="high",
+    level="4.1",
+    audio_kbps=128,
+    audio_rate=48000,
+    audio_channels=2,
+)
+
+
+def _apply(base: Resolved, layer: Settings | None) -> Resolved:
+    if layer is None:
+        return base
+    out = base
+    if layer.strategy is not None:
+        out = replace(out, strategy=layer.strategy)
+    if layer.focus is not None:
+        out = replace(out, focus_x=layer.focus.x, focus_y=layer.focus.y)
+    if layer.encoder is not None:
+        if layer.encoder.preset is not None:
+            out = replace(out, preset=layer.encoder.preset)
+        if layer.encoder.crf is not None:
+            out = replace(out, crf=layer.encoder.crf)
+    return out
+
+
+def resolve(
+    profile: PlatformProfile,
+    campaign: Settings | None,
+    case_study: Settings | None,
+    output: Settings | None,
+) -> Resolved:
+    """Merge the layers for one output. Later layers win; unset fields fall through."""
+    base = replace(
+        PIPELINE_DEFAULTS,
+        profile=profile.h264_profile,
+        level=profile.h264_level,
+        audio_kbps=profile.audio_kbps,
+        audio_rate=profile.audio_rate,
+        audio_channels=profile.audio_channels,
+    )
+    for layer in (campaign, case_study, output):
+        base = _apply(base, layer)
+    return base
