@@ -28,11 +28,7 @@ def probe_sources(manifests: Manifests) -> dict[str, SourceInfo | SourceError]:
     cache = manifests.output_dir / STATE_DIR / "source-hashes.json"
     results: dict[str, SourceInfo | SourceError] = {}
     for loaded in manifests.case_studies:
-        label = Path(loaded.study.source).as_posix()
-        try:
-            label = loaded.source_path.relative_to(manifests.root).as_posix()
-        except ValueError:
-            pass
+        label = loaded.source_path.relative_to(manifests.root).as_posix()
         try:
             results[loaded.study.id] = probe(loaded.source_path, cache, label=label)
         except SourceError as exc:
@@ -69,8 +65,15 @@ def render_campaign(
     on_done: Callable[[CutJob, list[OutputResult]], None] | None = None,
 ) -> Report:
     out_dir = manifests.output_dir
-    results = render_plan(plan.jobs, out_dir, workers=workers, force=force,
-                          on_start=on_start, on_progress=on_progress, on_done=on_done)
+    results = render_plan(
+        plan.jobs,
+        out_dir,
+        workers=workers,
+        force=force,
+        on_start=on_start,
+        on_progress=on_progress,
+        on_done=on_done,
+    )
 
     # verify: a failed check fails the output and keeps it out of the index
     verified: list[OutputResult] = []
@@ -91,12 +94,28 @@ def render_campaign(
             continue
         url = storage.put(out_dir / r.job.path, r.job.path, "video/mp4")
         o = r.job
-        indexed.append(IndexedOutput(o.case_id, o.platform, o.cut, o.aspect, o.width, o.height,
-                                     o.fps, r.duration, r.bytes, r.sha256, url, o.notes))
+        indexed.append(
+            IndexedOutput(
+                o.case_id,
+                o.platform,
+                o.cut,
+                o.aspect,
+                o.width,
+                o.height,
+                o.fps,
+                r.duration,
+                r.bytes,
+                r.sha256,
+                url,
+                o.notes,
+            )
+        )
 
     # index, last
     camp = manifests.campaign.campaign
-    index = build_index(camp.name, camp.hashtag, list(plan.case_studies), indexed, errors, __version__)
+    index = build_index(
+        camp.name, camp.hashtag, list(plan.case_studies), indexed, errors, __version__
+    )
     report = Report(plan, verified, write_index(index, out_dir))
     return report
 

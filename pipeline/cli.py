@@ -28,22 +28,43 @@ log = logging.getLogger("pipeline")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pipeline", description="Case-study media pipeline")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    p.add_argument("-m", "--manifests", type=Path, default=Path("manifests"),
-                   help="folder with campaign.yaml and one YAML file per case study (default: manifests)")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail (-vv for FFmpeg commands)")
+    p.add_argument(
+        "-m",
+        "--manifests",
+        type=Path,
+        default=Path("manifests"),
+        help="folder with campaign.yaml and one YAML file per case study (default: manifests)",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail (-vv for FFmpeg commands)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("validate", help="check every manifest and source; report all problems at once")
     pl = sub.add_parser("plan", help="print the jobs a render would run")
-    pl.add_argument("--dry-run", action="store_true", help="also print each job's exact FFmpeg command")
+    pl.add_argument(
+        "--dry-run", action="store_true", help="also print each job's exact FFmpeg command"
+    )
     pl.add_argument("--json", action="store_true", help="print the plan as JSON")
-    r = sub.add_parser("render", help="render every stale output, verify, publish locally, write index.json")
-    r.add_argument("-j", "--jobs", type=int, default=None,
-                   help="FFmpeg processes at once (default: 1 per 4 cores, at least 1; x264 already uses every core)")
+    r = sub.add_parser(
+        "render", help="render every stale output, verify, publish locally, write index.json"
+    )
+    r.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        help="FFmpeg processes at once (default: 1 per 4 cores, at least 1; "
+        "x264 already uses every core)",
+    )
     r.add_argument("--force", action="store_true", help="re-render outputs even when up to date")
-    s = sub.add_parser("schema", help="write JSON Schemas for manifests and index.json (for editors)")
-    s.add_argument("--out", type=Path, default=Path("schemas"), help="folder to write to (default: schemas)")
+    s = sub.add_parser(
+        "schema", help="write JSON Schemas for manifests and index.json (for editors)"
+    )
+    s.add_argument(
+        "--out", type=Path, default=Path("schemas"), help="folder to write to (default: schemas)"
+    )
     sm = sub.add_parser("samples", help="generate the sample campaign's footage into media/")
     sm.add_argument("--force", action="store_true", help="regenerate even if present")
     return p
@@ -75,12 +96,16 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     sources = probe_sources(manifests)
     bad = {k: v for k, v in sources.items() if isinstance(v, SourceError)}
     n_out = sum(len(o.aspects) for c in manifests.case_studies for o in c.study.outputs)
-    console.print(f"{len(manifests.case_studies)} case studies, {n_out} outputs: manifests valid",
-                  style="green")
+    console.print(
+        f"{len(manifests.case_studies)} case studies, {n_out} outputs: manifests valid",
+        style="green",
+    )
     if bad:
         for cid, err in bad.items():
             console.print(f"  {cid}: source {err}", style="red", markup=False)
-        console.print(f"{len(bad)} source(s) missing or unreadable: those case studies will fail to render")
+        console.print(
+            f"{len(bad)} source(s) missing or unreadable: those case studies will fail to render"
+        )
         return 2
     return 0
 
@@ -96,15 +121,26 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(to_jsonable(plan), indent=2))
         return 1 if plan.failed else 0
-    out = Console()
-    table = Table(title=f"{plan.campaign}: {len(plan.jobs)} FFmpeg jobs, "
-                        f"{sum(len(j.outputs) for j in plan.jobs)} outputs")
-    for col in ("case study / cut", "source", "segments", "length", "outputs"):
-        table.add_column(col)
+    out = Console(width=max(120, Console().width))
+    table = Table(
+        title=f"{plan.campaign}: {len(plan.jobs)} FFmpeg jobs (one per cut), "
+        f"{sum(len(j.outputs) for j in plan.jobs)} outputs"
+    )
+    for col in ("job", "source [segments]", "output", "aspect", "framing", "length", "notes"):
+        table.add_column(col, overflow="fold")
     for job in plan.jobs:
-        table.add_row(job.name, job.source_label, str(len(job.segments)), f"{float(job.duration):.2f} s",
-                      "\n".join(f"{o.platform} {o.aspect} {o.width}x{o.height} {o.strategy} -> {o.path}"
-                                for o in job.outputs))
+        segs = ", ".join(f"{float(s.start):g}-{float(s.end):g}" for s in job.segments)
+        for i, o in enumerate(job.outputs):
+            table.add_row(
+                job.name if i == 0 else "",
+                f"{job.source_label} [{segs}]" if i == 0 else "",
+                o.path,
+                o.aspect,
+                o.strategy,
+                f"{float(o.duration):.2f} s",
+                "; ".join((*job.notes, *o.notes)),
+                end_section=i == len(job.outputs) - 1,
+            )
     out.print(table)
     for f in plan.failed:
         console.print(f"{f.case_id}: cannot render: {f.reason}", style="red", markup=False)
@@ -118,15 +154,22 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
 
 def _render(args: argparse.Namespace, console: Console) -> int:
     from pipeline.build import plan_campaign, render_campaign
-    from pipeline.render import FAILED, RENDERED, UP_TO_DATE
+    from pipeline.jobs import CutJob, OutputJob
+    from pipeline.render import FAILED, RENDERED, UP_TO_DATE, OutputResult
 
     manifests, plan = plan_campaign(args.manifests)
     workers = args.jobs or max(1, (os.cpu_count() or 1) // 4)
     tasks: dict[str, TaskID] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeRemainingColumn(), console=console, disable=args.quiet) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=args.quiet,
+    ) as progress:
 
-        def on_start(job, outs, why):  # type: ignore[no-untyped-def]
+        def on_start(job: CutJob, outs: tuple[OutputJob, ...], why: str) -> None:
             log.info("%s: rendering %d output(s) (%s)", job.name, len(outs), why)
             tasks[job.name] = progress.add_task(job.name, total=float(job.duration))
 
@@ -134,11 +177,18 @@ def _render(args: argparse.Namespace, console: Console) -> int:
             if name in tasks:
                 progress.update(tasks[name], completed=secs)
 
-        def on_done(job, results):  # type: ignore[no-untyped-def]
+        def on_done(job: CutJob, results: list[OutputResult]) -> None:
             progress.update(tasks[job.name], completed=float(job.duration))
 
-        report = render_campaign(manifests, plan, workers=workers, force=args.force,
-                                 on_start=on_start, on_progress=on_progress, on_done=on_done)
+        report = render_campaign(
+            manifests,
+            plan,
+            workers=workers,
+            force=args.force,
+            on_start=on_start,
+            on_progress=on_progress,
+            on_done=on_done,
+        )
 
     table = Table(title="Render summary")
     for col in ("output", "status", "detail"):
@@ -152,8 +202,10 @@ def _render(args: argparse.Namespace, console: Console) -> int:
     Console().print(table)
     counts = {s: sum(r.status == s for r in report.results) for s in (RENDERED, UP_TO_DATE, FAILED)}
     counts[FAILED] += len(plan.failed)
-    console.print(f"{counts[RENDERED]} rendered, {counts[UP_TO_DATE]} up to date, {counts[FAILED]} failed; "
-                  f"index: {os.path.relpath(report.index_path or '')}")
+    console.print(
+        f"{counts[RENDERED]} rendered, {counts[UP_TO_DATE]} up to date, {counts[FAILED]} failed; "
+        f"index: {os.path.relpath(report.index_path or '')}"
+    )
     return 1 if report.failed else 0
 
 
@@ -179,7 +231,13 @@ def _samples(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-COMMANDS = {"validate": _validate, "plan": _plan, "render": _render, "schema": _schema, "samples": _samples}
+COMMANDS = {
+    "validate": _validate,
+    "plan": _plan,
+    "render": _render,
+    "schema": _schema,
+    "samples": _samples,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

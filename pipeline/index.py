@@ -47,25 +47,45 @@ def build_index(
     when = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     studies = []
     for cs in case_studies:
-        outs = sorted((o for o in outputs if o.case_id == cs["id"]), key=lambda o: (o.cut, o.platform, o.aspect))
+        outs = sorted(
+            (o for o in outputs if o.case_id == cs["id"]),
+            key=lambda o: (o.cut, o.platform, o.aspect),
+        )
         errs = errors.get(cs["id"], [])
         status = "ok" if not errs else ("partial" if outs else "failed")
-        studies.append({
-            "id": cs["id"], "title": cs["title"], "area": cs["area"],
-            "description": cs.get("description", ""), "status": status, "errors": errs,
-            "outputs": [
-                {
-                    "platform": o.platform, "cut": o.cut, "aspect": o.aspect,
-                    "width": o.width, "height": o.height, "fps": round(float(o.fps), 3),
-                    "duration_s": round(float(o.duration), 3), "bytes": o.bytes, "sha256": o.sha256,
-                    "url": o.url, "content_type": "video/mp4", "notes": list(o.notes),
-                }
-                for o in outs
-            ],
-        })
+        studies.append(
+            {
+                "id": cs["id"],
+                "title": cs["title"],
+                "area": cs["area"],
+                "description": cs.get("description", ""),
+                "status": status,
+                "errors": errs,
+                "outputs": [
+                    {
+                        "platform": o.platform,
+                        "cut": o.cut,
+                        "aspect": o.aspect,
+                        "width": o.width,
+                        "height": o.height,
+                        "fps": round(float(o.fps), 3),
+                        "duration_s": round(float(o.duration), 3),
+                        "bytes": o.bytes,
+                        "sha256": o.sha256,
+                        "url": o.url,
+                        "content_type": "video/mp4",
+                        "notes": list(o.notes),
+                    }
+                    for o in outs
+                ],
+            }
+        )
     return {
-        "campaign": campaign, "hashtag": hashtag, "generated_at": when,
-        "pipeline_version": pipeline_version, "case_studies": studies,
+        "campaign": campaign,
+        "hashtag": hashtag,
+        "generated_at": when,
+        "pipeline_version": pipeline_version,
+        "case_studies": studies,
     }
 
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 from pipeline.errors import PlanError, Problem, SourceError
-from pipeline.framing import fixed_window
+from pipeline.framing import CropWindow, fixed_window
 from pipeline.jobs import CutJob, Encode, FailedCase, OutputJob, Plan, SegmentSpan, cut_key
 from pipeline.manifest import Output
 from pipeline.manifest_load import LoadedCaseStudy, Manifests
@@ -35,7 +35,9 @@ def conform_rate(fps: Fraction) -> Fraction:
     return max(Fraction(1), Fraction(round(fps)))
 
 
-def _outputs_for(loaded: LoadedCaseStudy, default_platforms: list[str]) -> list[tuple[int | None, Output]]:
+def _outputs_for(
+    loaded: LoadedCaseStudy, default_platforms: list[str]
+) -> list[tuple[int | None, Output]]:
     study = loaded.study
     if study.outputs:
         return list(enumerate(study.outputs))
@@ -46,28 +48,46 @@ def _outputs_for(loaded: LoadedCaseStudy, default_platforms: list[str]) -> list[
     ]
 
 
-def _segments(loaded: LoadedCaseStudy, cut: str, info: SourceInfo, problems: list[Problem]) -> tuple[SegmentSpan, ...]:
+def _segments(
+    loaded: LoadedCaseStudy, cut: str, info: SourceInfo, problems: list[Problem]
+) -> tuple[SegmentSpan, ...]:
     spans = []
     file = str(loaded.file)
     for i, seg in enumerate(loaded.study.cuts[cut]):
         start, end = snap(seg.start, info.fps), snap(seg.end, info.fps)
         if end > snap(info.duration, info.fps):
-            problems.append(Problem(
-                file, loaded.line("cuts", cut, i), f"cuts.{cut}[{i}]",
-                f"segment [{format_timestamp(seg.start)}, {format_timestamp(seg.end)}] ends past the end "
-                f"of the source ({format_timestamp(info.duration)}, {loaded.study.source})",
-            ))
+            problems.append(
+                Problem(
+                    file,
+                    loaded.line("cuts", cut, i),
+                    f"cuts.{cut}[{i}]",
+                    f"segment [{format_timestamp(seg.start)}, {format_timestamp(seg.end)}] "
+                    "ends past the end "
+                    f"of the source ({format_timestamp(info.duration)}, {loaded.study.source})",
+                )
+            )
             continue
         if end <= start:
-            problems.append(Problem(file, loaded.line("cuts", cut, i), f"cuts.{cut}[{i}]",
-                                    "segment is shorter than one frame of the source"))
+            problems.append(
+                Problem(
+                    file,
+                    loaded.line("cuts", cut, i),
+                    f"cuts.{cut}[{i}]",
+                    "segment is shorter than one frame of the source",
+                )
+            )
             continue
         spans.append(SegmentSpan(start, end))
     return tuple(spans)
 
 
-def _output_duration(loaded: LoadedCaseStudy, where: tuple[int | None, Output], cut_duration: Fraction,
-                     fps: Fraction, problems: list[Problem]) -> tuple[Fraction, tuple[str, ...]]:
+def _output_duration(
+    loaded: LoadedCaseStudy,
+    where: tuple[int | None, Output],
+    cut_duration: Fraction,
+    fps: Fraction,
+    problems: list[Problem],
+) -> tuple[Fraction, tuple[str, ...]]:
     index, out = where
     profile = PROFILES[out.platform]
     file = str(loaded.file)
@@ -78,25 +98,43 @@ def _output_duration(loaded: LoadedCaseStudy, where: tuple[int | None, Output], 
     if profile.max_duration is not None and cut_duration > profile.max_duration:
         if out.fit == "trim":
             frames = int(profile.max_duration * fps)
-            notes = (f"trimmed from {format_timestamp(cut_duration)} to {format_timestamp(frames / fps)} "
-                     f"({profile.label} allows at most {format_timestamp(profile.max_duration)})",)
+            notes = (
+                f"trimmed from {format_timestamp(cut_duration)} "
+                f"to {format_timestamp(frames / fps)} "
+                f"({profile.label} allows at most {format_timestamp(profile.max_duration)})",
+            )
         else:
-            problems.append(Problem(
-                file, line, field,
-                f"cut {out.cut!r} is {format_timestamp(cut_duration)} long but {profile.label} allows at most "
-                f"{format_timestamp(profile.max_duration)}; shorten the cut or set 'fit: trim'",
-            ))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    field,
+                    f"cut {out.cut!r} is {format_timestamp(cut_duration)} long "
+                    f"but {profile.label} allows at most "
+                    f"{format_timestamp(profile.max_duration)}; shorten the cut or set 'fit: trim'",
+                )
+            )
     if cut_duration < profile.min_duration:
-        problems.append(Problem(
-            file, line, field,
-            f"cut {out.cut!r} is {format_timestamp(cut_duration)} long but {profile.label} needs at least "
-            f"{format_timestamp(profile.min_duration)}",
-        ))
+        problems.append(
+            Problem(
+                file,
+                line,
+                field,
+                f"cut {out.cut!r} is {format_timestamp(cut_duration)} long "
+                f"but {profile.label} needs at least "
+                f"{format_timestamp(profile.min_duration)}",
+            )
+        )
     return Fraction(frames) / fps, notes
 
 
-def _plan_case(manifests: Manifests, loaded: LoadedCaseStudy, info: SourceInfo,
-               versions: tuple[str, str], problems: list[Problem]) -> list[CutJob]:
+def _plan_case(
+    manifests: Manifests,
+    loaded: LoadedCaseStudy,
+    info: SourceInfo,
+    versions: tuple[str, str],
+    problems: list[Problem],
+) -> list[CutJob]:
     campaign = manifests.campaign.campaign
     study = loaded.study
     wanted = _outputs_for(loaded, campaign.default_platforms)
@@ -106,10 +144,15 @@ def _plan_case(manifests: Manifests, loaded: LoadedCaseStudy, info: SourceInfo,
         for aspect in out.aspects:
             k = (out.platform, out.cut, aspect)
             if k in seen:
-                problems.append(Problem(str(loaded.file), loaded.line("outputs", index or 0),
-                                        f"outputs[{index}]",
-                                        f"{out.platform} {aspect} of cut {out.cut!r} is already listed "
-                                        f"at outputs[{seen[k]}]"))
+                problems.append(
+                    Problem(
+                        str(loaded.file),
+                        loaded.line("outputs", index or 0),
+                        f"outputs[{index}]",
+                        f"{out.platform} {aspect} of cut {out.cut!r} is already listed "
+                        f"at outputs[{seen[k]}]",
+                    )
+                )
             seen[k] = index
         by_cut.setdefault(out.cut, []).append((index, out))
 
@@ -123,41 +166,77 @@ def _plan_case(manifests: Manifests, loaded: LoadedCaseStudy, info: SourceInfo,
         # Whole frames per segment at the cut's rate: this is the one place durations are fixed.
         cut_frames = sum(round(s.duration * cut_fps) for s in segments)
         cut_duration = Fraction(cut_frames) / cut_fps
-        notes = () if info.has_audio else (
-            f"{loaded.study.source} has no audio track: rendering silent stereo audio",)
+        notes = (
+            ()
+            if info.has_audio
+            else (f"{loaded.study.source} has no audio track: rendering silent stereo audio",)
+        )
         outputs = []
         for index, out in outs:
             profile = PROFILES[out.platform]
             fps = min(max(cut_fps, profile.min_fps), profile.max_fps)
-            duration, out_notes = _output_duration(loaded, (index, out), cut_duration, fps, problems)
+            duration, out_notes = _output_duration(
+                loaded, (index, out), cut_duration, fps, problems
+            )
             settings = resolve(profile, campaign.defaults, study.defaults, out)
             for aspect in out.aspects:
                 size = profile.sizes[aspect]
-                windows = ()
+                windows: tuple[CropWindow, ...] = ()
                 if settings.strategy == "crop":
-                    windows = (fixed_window(disp_w, disp_h, size.width, size.height,
-                                            settings.focus_x, settings.focus_y),)
+                    windows = (
+                        fixed_window(
+                            disp_w,
+                            disp_h,
+                            size.width,
+                            size.height,
+                            settings.focus_x,
+                            settings.focus_y,
+                        ),
+                    )
                 maxrate = profile.video_kbps_for(size.width, size.height)
                 encode = Encode(
-                    preset=settings.preset, crf=settings.crf, profile=settings.profile,
-                    level=settings.level, maxrate_kbps=maxrate, bufsize_kbps=2 * maxrate,
+                    preset=settings.preset,
+                    crf=settings.crf,
+                    profile=settings.profile,
+                    level=settings.level,
+                    maxrate_kbps=maxrate,
+                    bufsize_kbps=2 * maxrate,
                     keyint=max(1, round(profile.keyint_seconds * fps)),
-                    audio_kbps=settings.audio_kbps, audio_rate=settings.audio_rate,
+                    audio_kbps=settings.audio_kbps,
+                    audio_rate=settings.audio_rate,
                     audio_channels=settings.audio_channels,
                 )
-                outputs.append(OutputJob(
-                    case_id=study.id, cut=cut, platform=out.platform, aspect=aspect,
-                    width=size.width, height=size.height, fps=fps, duration=duration,
-                    strategy=settings.strategy, windows=windows, encode=encode,
-                    path=f"{study.id}/{cut}/{out.platform}-{size.width}x{size.height}.mp4",
-                    notes=out_notes,
-                ))
+                outputs.append(
+                    OutputJob(
+                        case_id=study.id,
+                        cut=cut,
+                        platform=out.platform,
+                        aspect=aspect,
+                        width=size.width,
+                        height=size.height,
+                        fps=fps,
+                        duration=duration,
+                        strategy=settings.strategy,
+                        windows=windows,
+                        encode=encode,
+                        path=f"{study.id}/{cut}/{out.platform}-{size.width}x{size.height}.mp4",
+                        notes=out_notes,
+                    )
+                )
         job = CutJob(
-            case_id=study.id, cut=cut, source=info.path,
-            source_label=_relative(info.path, manifests), source_sha256=info.sha256,
-            source_fps=info.fps, display_size=(disp_w, disp_h),
-            needs_square_pixels=info.sar != 1, has_audio=info.has_audio,
-            segments=segments, fps=cut_fps, outputs=tuple(outputs), notes=notes,
+            case_id=study.id,
+            cut=cut,
+            source=info.path,
+            source_label=_relative(info.path, manifests),
+            source_sha256=info.sha256,
+            source_fps=info.fps,
+            display_size=(disp_w, disp_h),
+            needs_square_pixels=info.sar != 1,
+            has_audio=info.has_audio,
+            segments=segments,
+            fps=cut_fps,
+            outputs=tuple(outputs),
+            notes=notes,
             tool_versions=versions,
         )
         key = cut_key(job)
@@ -174,8 +253,12 @@ def _relative(path: str, manifests: Manifests) -> str:
         return path
 
 
-def make_plan(manifests: Manifests, sources: Mapping[str, SourceInfo | SourceError],
-              pipeline_version: str, ffmpeg_version: str) -> Plan:
+def make_plan(
+    manifests: Manifests,
+    sources: Mapping[str, SourceInfo | SourceError],
+    pipeline_version: str,
+    ffmpeg_version: str,
+) -> Plan:
     """Turn validated manifests and probed sources into jobs.
 
     ``sources`` maps case-study id to its probe result; a ``SourceError`` there makes that
@@ -191,7 +274,9 @@ def make_plan(manifests: Manifests, sources: Mapping[str, SourceInfo | SourceErr
         if isinstance(result, SourceError):
             failed.append(FailedCase(loaded.study.id, str(result)))
             continue
-        jobs.extend(_plan_case(manifests, loaded, result, (pipeline_version, ffmpeg_version), problems))
+        jobs.extend(
+            _plan_case(manifests, loaded, result, (pipeline_version, ffmpeg_version), problems)
+        )
     if problems:
         raise PlanError([replace(p, file=_relative(p.file, manifests)) for p in problems])
     return Plan(
@@ -200,8 +285,12 @@ def make_plan(manifests: Manifests, sources: Mapping[str, SourceInfo | SourceErr
         jobs=tuple(jobs),
         failed=tuple(failed),
         case_studies=tuple(
-            {"id": c.study.id, "title": c.study.title, "area": c.study.area,
-             "description": c.study.description}
+            {
+                "id": c.study.id,
+                "title": c.study.title,
+                "area": c.study.area,
+                "description": c.study.description,
+            }
             for c in manifests.case_studies
         ),
     )

@@ -7,6 +7,7 @@ else.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -70,5 +71,7 @@ def frames_in(duration: Fraction, fps: Fraction) -> int:
 
 
 def snap(t: Fraction, fps: Fraction) -> Fraction:
-    """The frame boundary nearest to ``t`` on a grid of ``fps``."""
-    return Fraction(round(t * fps)) / fps
+    """The frame boundary nearest to ``t`` on a grid of ``fps``; halves round up, so a time
+    exactly between two frames starts at the later one (Python's ``round`` would pick the
+    even one, which reads as arbitrary in a plan)."""
+    return Fraction(math.floor(t * fps + Fraction(1, 2))) / fps

@@ -1,0 +1,55 @@
+# The media team's entry points. Every target creates the virtual environment on first use;
+# nothing but Python 3.11 and pip is needed (FFmpeg comes from the imageio-ffmpeg wheel).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: help render validate plan dry-run schema samples test lint typecheck clean
+
+help:
+	@echo "make render    generate sample footage if missing, render every stale output, write out/index.json"
+	@echo "make validate  check every manifest and source; report all problems at once"
+	@echo "make plan      print the jobs a render would run (make dry-run: with FFmpeg commands)"
+	@echo "make schema    write JSON Schemas for manifests and index.json into schemas/"
+	@echo "make test      lint, type-check and run the test suite"
+	@echo "make clean     remove out/ and generated sample footage (keeps .venv)"
+	@echo "Extra CLI flags: make render ARGS='--force -j 2'"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+samples: $(STAMP)
+	$(PY) -m pipeline samples
+
+render: samples
+	$(PY) -m pipeline render $(ARGS)
+
+validate: samples
+	$(PY) -m pipeline validate
+
+plan: samples
+	$(PY) -m pipeline plan $(ARGS)
+
+dry-run: samples
+	$(PY) -m pipeline plan --dry-run $(ARGS)
+
+schema: $(STAMP)
+	$(PY) -m pipeline schema
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check pipeline tests
+	$(VENV)/bin/ruff format --check pipeline tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(PY) -m pytest $(ARGS)
+
+clean:
+	rm -rf out media .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,103 @@
+"""The sample campaign in manifests/ must always validate, plan and render: a test that
+loads every file there, so the examples never rot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from pipeline.cli import main
+from pipeline.index import schema as index_schema
+from pipeline.manifest import json_schemas
+from pipeline.manifest_load import load_manifests
+from pipeline.probe import inspect_output
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_manifest_loads() -> None:
+    manifests = load_manifests(REPO / "manifests")
+    files = sorted(p.name for p in (REPO / "manifests").glob("*.yaml") if p.name != "campaign.yaml")
+    assert sorted(c.file.name for c in manifests.case_studies) == files
+    assert len(manifests.case_studies) >= 3
+    aspects = {a for c in manifests.case_studies for o in c.study.outputs for a in o.aspects}
+    platforms = {o.platform for c in manifests.case_studies for o in c.study.outputs}
+    assert aspects == {"16:9", "1:1", "4:5", "9:16"}
+    assert len(platforms) >= 4
+    for c in manifests.case_studies:
+        assert sum(len(o.aspects) for o in c.study.outputs) >= 4, c.study.id
+
+
+def test_committed_schemas_are_current() -> None:
+    generated = {f"{k}.schema.json": v for k, v in json_schemas().items()}
+    generated["index.schema.json"] = index_schema()
+    for name, body in generated.items():
+        committed = json.loads((REPO / "schemas" / name).read_text())
+        assert committed == body, f"schemas/{name} is stale: run `make schema`"
+
+
+@pytest.fixture(scope="module")
+def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project's manifests with its sample footage, rendered fast.
+
+    The copy only swaps the encoder preset for speed; every case study, cut and output is the
+    real sample campaign's.
+    """
+    root = tmp_path_factory.mktemp("sample")
+    shutil.copytree(REPO / "manifests", root / "manifests")
+    campaign = root / "manifests" / "campaign.yaml"
+    text = campaign.read_text()
+    assert "preset: faster" in text
+    campaign.write_text(
+        text.replace("preset: faster", "preset: superfast").replace("crf: 21", "crf: 32")
+    )
+    from pipeline.samples import make_samples
+    from tests.clips import SHARED_MEDIA
+
+    list(make_samples(root / "media", shared=SHARED_MEDIA if SHARED_MEDIA.is_dir() else None))
+    return root
+
+
+@pytest.mark.render
+def test_sample_campaign_renders(sample_project: Path) -> None:
+    manifests_dir = str(sample_project / "manifests")
+    assert main(["-q", "-m", manifests_dir, "render", "-j", "2"]) == 0
+    index = json.loads((sample_project / "out" / "index.json").read_text())
+    jsonschema.validate(index, index_schema(), format_checker=jsonschema.FormatChecker())
+    manifests = load_manifests(sample_project / "manifests")
+    expected = sum(len(o.aspects) for c in manifests.case_studies for o in c.study.outputs)
+    listed = [o for cs in index["case_studies"] for o in cs["outputs"]]
+    assert len(listed) == expected
+    assert all(cs["status"] == "ok" for cs in index["case_studies"])
+    for o in listed:
+        facts = inspect_output(sample_project / "out" / o["url"])
+        assert (facts.width, facts.height) == (o["width"], o["height"])
+        assert facts.bytes == o["bytes"]
+        assert abs(float(facts.duration) - o["duration_s"]) < 0.05
+        assert facts.moov_before_mdat
+    # nothing half-written anywhere
+    assert not list((sample_project / "out").rglob("*.partial"))
+
+    # a second run with nothing changed renders nothing and rewrites the same index
+    before = {p: p.stat().st_mtime_ns for p in (sample_project / "out").rglob("*.mp4")}
+    assert main(["-q", "-m", manifests_dir, "render"]) == 0
+    after = {p: p.stat().st_mtime_ns for p in (sample_project / "out").rglob("*.mp4")}
+    assert before == after
+    again = json.loads((sample_project / "out" / "index.json").read_text())
+    assert [cs["outputs"] for cs in again["case_studies"]] == [
+        cs["outputs"] for cs in index["case_studies"]
+    ]
+
+
+def test_plan_command_prints_jobs(sample_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-m", str(sample_project / "manifests"), "plan", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "avon-somerset-youth/short" in out
+    assert "-filter_complex" in out and "libx264" in out
+    assert main(["-m", str(sample_project / "manifests"), "plan", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert len(plan["jobs"]) == 6
