@@ -17,15 +17,19 @@ from pipeline.manifest_load import Manifests, load_manifests
 from pipeline.plan import make_plan
 from pipeline.probe import SourceInfo, probe
 from pipeline.publish import get_backend
-from pipeline.render import FAILED, STATE_DIR, OutputResult, render_plan
+from pipeline.render import FAILED, OutputResult, render_plan
 from pipeline.verify import verify_output
+
+# Caches that are not outputs live beside the project, not in the output folder, so a run
+# that stops at planning leaves the output folder untouched.
+CACHE_DIR = ".pipeline-cache"
 
 log = logging.getLogger(__name__)
 
 
 def probe_sources(manifests: Manifests) -> dict[str, SourceInfo | SourceError]:
     """Probe every case study's source; a bad source is recorded, not raised."""
-    cache = manifests.output_dir / STATE_DIR / "source-hashes.json"
+    cache = manifests.root / CACHE_DIR / "source-hashes.json"
     results: dict[str, SourceInfo | SourceError] = {}
     for loaded in manifests.case_studies:
         label = loaded.source_path.relative_to(manifests.root).as_posix()

@@ -77,10 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(COMMANDS[args.command](args, console))
     except (ManifestError, PlanError) as exc:
-        console.print(str(exc), style="red", markup=False, highlight=False)
+        console.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
     except PipelineError as exc:
-        console.print(f"error: {exc}", style="red", markup=False, highlight=False)
+        console.print(f"error: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         console.print("interrupted: no partial outputs were left at output paths", style="yellow")
@@ -90,19 +90,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _validate(args: argparse.Namespace, console: Console) -> int:
     from pipeline.build import probe_sources
     from pipeline.errors import SourceError
+    from pipeline.ffmpeg_run import ffmpeg_version
     from pipeline.manifest_load import load_manifests
+    from pipeline.plan import make_plan
 
     manifests = load_manifests(args.manifests)
     sources = probe_sources(manifests)
+    # Planning too, so that cuts too long for a platform or past the end of their source
+    # are caught here and not only at render time.
+    plan = make_plan(manifests, sources, __version__, ffmpeg_version())
     bad = {k: v for k, v in sources.items() if isinstance(v, SourceError)}
-    n_out = sum(len(o.aspects) for c in manifests.case_studies for o in c.study.outputs)
+    n_out = sum(len(j.outputs) for j in plan.jobs)
     console.print(
         f"{len(manifests.case_studies)} case studies, {n_out} outputs: manifests valid",
         style="green",
     )
     if bad:
         for cid, err in bad.items():
-            console.print(f"  {cid}: source {err}", style="red", markup=False)
+            console.print(f"  {cid}: source {err}", style="red", markup=False, soft_wrap=True)
         console.print(
             f"{len(bad)} source(s) missing or unreadable: those case studies will fail to render"
         )
@@ -138,12 +143,14 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
                 o.aspect,
                 o.strategy,
                 f"{float(o.duration):.2f} s",
-                "; ".join((*job.notes, *o.notes)),
+                "; ".join(o.notes),
                 end_section=i == len(job.outputs) - 1,
             )
     out.print(table)
     for f in plan.failed:
-        console.print(f"{f.case_id}: cannot render: {f.reason}", style="red", markup=False)
+        console.print(
+            f"{f.case_id}: cannot render: {f.reason}", style="red", markup=False, soft_wrap=True
+        )
     if args.dry_run:
         for job in plan.jobs:
             targets = [str(temp_name(manifests.output_dir / o.path)) for o in job.outputs]

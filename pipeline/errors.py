@@ -9,6 +9,7 @@ class here stores what it needs in ``args`` or defines ``__reduce__``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class PipelineError(Exception):
@@ -41,7 +42,7 @@ class ManifestError(PipelineError):
         self.problems = tuple(problems)
         super().__init__(self.problems)
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.problems,))
 
     def __str__(self) -> str:
@@ -59,7 +60,7 @@ class PlanError(PipelineError):
         self.problems = tuple(problems)
         super().__init__(self.problems)
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.problems,))
 
     def __str__(self) -> str:
@@ -81,7 +82,7 @@ class SourceError(PipelineError):
 
 
 class FFmpegError(PipelineError):
-    """FFmpeg exited non-zero. Carries the last meaningful stderr lines and where the full log is."""
+    """FFmpeg exited non-zero; carries the last meaningful stderr lines and the full log's path."""
 
     def __init__(self, what: str, returncode: int, tail: str, log_path: str | None = None):
         self.what = what

@@ -26,6 +26,14 @@ from pipeline.profiles import ASPECTS, PROFILES
 from pipeline.timecode import TIMESTAMP_FORMATS, format_timestamp, parse_timestamp
 
 SLUG = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
+SLUG_RULE = "use lower-case letters, digits and '-', starting and ending with a letter or digit"
+HASHTAG = r"^#\w+$"
+LANGUAGE = r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*"
+# What each pattern means, in words, for error messages (the regex stays in the JSON Schema).
+PATTERN_RULES = {
+    SLUG: SLUG_RULE,
+    HASHTAG: "use '#' followed by letters, digits or '_' (e.g. #PCCsPreventingCrime)",
+}
 # No "ultrafast": it turns off CABAC and 8x8 transforms, so x264 can only signal Main
 # profile and every platform profile here promises High.
 X264_PRESETS = (
@@ -41,9 +49,35 @@ X264_PRESETS = (
 Strategy = Literal["crop", "pad"]
 
 
+# One problem a validator found below its own model: (location relative to it, message).
+SubProblem = tuple[tuple[str | int, ...], str]
+
+
+class FieldProblems(ValueError):
+    """Raised by a validator that knows which nested fields are wrong.
+
+    Pydantic places a validator's error at the model it validates; the loader reads
+    ``problems`` from the error's context to report each one at its own field and line.
+    """
+
+    def __init__(self, problems: list[SubProblem] | tuple[SubProblem, ...]):
+        self.problems = tuple(problems)
+        super().__init__("; ".join(msg for _, msg in self.problems))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.problems,))
+
+
 def _timestamp(value: Any) -> Fraction:
     if isinstance(value, Fraction):
         return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{value!r} is not a timestamp ({TIMESTAMP_FORMATS})")
+        if value < 0:
+            raise ValueError(
+                f"{value!r} is negative; times count from the start of the source, so 0 or more"
+            )
     return parse_timestamp(value)
 
 
@@ -55,7 +89,10 @@ Timestamp = Annotated[
         {
             "anyOf": [
                 {"type": "number", "minimum": 0},
-                {"type": "string", "pattern": r"^(\d+:)?\d{1,2}:\d{1,2}(\.\d{1,3})?$|^\d+(\.\d+)?$"},
+                {
+                    "type": "string",
+                    "pattern": r"^(\d+:)?\d{1,2}:\d{1,2}(\.\d{1,3})?$|^\d+(\.\d+)?$",
+                },
             ],
             "description": f"A time in the source: {TIMESTAMP_FORMATS}",
         }
@@ -107,27 +144,25 @@ class Brand(Strict):
         return v.upper()
 
 
-def _platform(v: str) -> str:
-    if v not in PROFILES:
+def _platform(v: Any) -> str:
+    if not isinstance(v, str) or v not in PROFILES:
         raise ValueError(f"{v!r} is not a known platform (allowed: {', '.join(PROFILES)})")
     return v
 
 
-def _aspect(v: str) -> str:
-    if v not in ASPECTS:
+def _aspect(v: Any) -> str:
+    if not isinstance(v, str) or v not in ASPECTS:
         raise ValueError(f"{v!r} is not a known aspect ratio (allowed: {', '.join(ASPECTS)})")
     return v
 
 
-Platform = Annotated[
-    str, BeforeValidator(_platform), WithJsonSchema({"enum": list(PROFILES)})
-]
+Platform = Annotated[str, BeforeValidator(_platform), WithJsonSchema({"enum": list(PROFILES)})]
 Aspect = Annotated[str, BeforeValidator(_aspect), WithJsonSchema({"enum": list(ASPECTS)})]
 
 
 class Campaign(Strict):
     name: str = Field(min_length=1)
-    hashtag: str = Field(pattern=r"^#\w+$")
+    hashtag: str = Field(pattern=HASHTAG)
     brand: Brand = Brand()
     default_platforms: list[Platform] = Field(
         default_factory=list,
@@ -148,8 +183,13 @@ class Segment(Strict):
     def _from_pair(cls, value: Any) -> Any:
         if isinstance(value, list | tuple):
             if len(value) != 2:
-                raise ValueError(f"a segment is [in, out]; got {len(value)} value(s)")
+                raise ValueError(
+                    f"a segment is [in, out], e.g. [0:05, 0:12.5]; got {len(value)} value(s): "
+                    f"{list(value)!r}"
+                )
             return {"start": value[0], "end": value[1]}
+        if not isinstance(value, dict):
+            raise ValueError(f"a segment is [in, out], e.g. [0:05, 0:12.5]; got {value!r}")
         return value
 
     @model_validator(mode="after")
@@ -178,15 +218,23 @@ class Output(Settings):
 
     @model_validator(mode="after")
     def _aspects_allowed(self) -> Output:
-        allowed = PROFILES[self.platform].aspects
-        bad = [a for a in self.aspects if a not in allowed]
-        if bad:
-            raise ValueError(
-                f"{PROFILES[self.platform].label} does not take {', '.join(bad)} "
-                f"(allowed: {', '.join(allowed)})"
-            )
-        if len(set(self.aspects)) != len(self.aspects):
-            raise ValueError(f"aspect listed twice in {self.aspects}")
+        profile = PROFILES[self.platform]
+        problems: list[SubProblem] = []
+        seen: set[str] = set()
+        for i, aspect in enumerate(self.aspects):
+            if aspect not in profile.aspects:
+                problems.append(
+                    (
+                        ("aspects", i),
+                        f"{aspect!r} is not an aspect ratio {profile.label} takes "
+                        f"(allowed for {self.platform}: {', '.join(profile.aspects)})",
+                    )
+                )
+            elif aspect in seen:
+                problems.append((("aspects", i), f"{aspect!r} is listed twice"))
+            seen.add(aspect)
+        if problems:
+            raise FieldProblems(problems)
         return self
 
 
@@ -206,29 +254,43 @@ class CaseStudy(Strict):
     @field_validator("cuts")
     @classmethod
     def _cut_names(cls, v: dict[str, list[Segment]]) -> dict[str, list[Segment]]:
+        problems: list[SubProblem] = []
         for name, segments in v.items():
             if not re.fullmatch(SLUG, name):
-                raise ValueError(f"cut name {name!r} must be lower-case letters, digits and '-'")
+                problems.append(((name,), f"cut name {name!r} is not allowed: {SLUG_RULE}"))
             if not segments:
-                raise ValueError(f"cut {name!r} has no segments")
+                problems.append(
+                    ((name,), f"cut {name!r} has no segments; list at least one [in, out]")
+                )
+        if problems:
+            raise FieldProblems(problems)
         return v
 
     @field_validator("captions")
     @classmethod
     def _languages(cls, v: dict[str, str]) -> dict[str, str]:
-        for lang in v:
-            if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", lang):
-                raise ValueError(f"{lang!r} is not a language code (e.g. en, cy, en-GB)")
+        bad = [lang for lang in v if not re.fullmatch(LANGUAGE, lang)]
+        if bad:
+            raise FieldProblems(
+                [
+                    ((lang,), f"{lang!r} is not a language code (use e.g. en, cy, en-GB)")
+                    for lang in bad
+                ]
+            )
         return v
 
     @model_validator(mode="after")
     def _cuts_exist(self) -> CaseStudy:
-        for i, out in enumerate(self.outputs):
-            if out.cut not in self.cuts:
-                raise ValueError(
-                    f"outputs[{i}] uses cut {out.cut!r}, which is not defined "
-                    f"(defined: {', '.join(self.cuts)})"
-                )
+        problems: list[SubProblem] = [
+            (
+                ("outputs", i, "cut"),
+                f"cut {out.cut!r} is not defined in cuts (defined: {', '.join(self.cuts)})",
+            )
+            for i, out in enumerate(self.outputs)
+            if out.cut not in self.cuts
+        ]
+        if problems:
+            raise FieldProblems(problems)
         return self
 
 

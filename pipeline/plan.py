@@ -169,7 +169,7 @@ def _plan_case(
         notes = (
             ()
             if info.has_audio
-            else (f"{loaded.study.source} has no audio track: rendering silent stereo audio",)
+            else (f"{_relative(info.path, manifests)} has no audio track: rendering silent audio",)
         )
         outputs = []
         for index, out in outs:
@@ -220,7 +220,7 @@ def _plan_case(
                         windows=windows,
                         encode=encode,
                         path=f"{study.id}/{cut}/{out.platform}-{size.width}x{size.height}.mp4",
-                        notes=out_notes,
+                        notes=(*notes, *out_notes),
                     )
                 )
         job = CutJob(

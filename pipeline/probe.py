@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, cast
 
 import av
 
@@ -53,7 +54,7 @@ def _fraction(value: object, fallback: Fraction) -> Fraction:
     if value is None:
         return fallback
     try:
-        f = Fraction(value)  # type: ignore[arg-type]
+        f = Fraction(cast(Any, value))
     except (TypeError, ValueError, ZeroDivisionError):
         return fallback
     return f if f > 0 else fallback
@@ -73,7 +74,7 @@ def _rotation(stream: av.video.stream.VideoStream) -> int:
 
 def _frame_rotation(frame: av.VideoFrame) -> int:
     try:
-        return int(round(frame.rotation)) % 360
+        return round(frame.rotation) % 360
     except AttributeError:
         return 0
 
@@ -126,10 +127,17 @@ def probe(path: Path, cache_file: Path | None = None, label: str | None = None) 
         raise SourceError(name, "file does not exist")
     if not path.is_file():
         raise SourceError(name, "is not a file")
+    if path.stat().st_size == 0:
+        raise SourceError(name, "is empty (0 bytes)")
+    is_mp4, cut_short = _mp4_structure(path)
+    if cut_short:
+        raise SourceError(name, f"is truncated: {cut_short}; copy the file again")
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise SourceError(name, f"cannot be opened as media ({exc.__class__.__name__}: {exc})") from exc
+        if isinstance(exc, PermissionError):
+            raise SourceError(name, f"cannot be read ({_reason(exc)})") from exc
+        raise SourceError(name, f"is not a video file FFmpeg can read ({_reason(exc)})") from exc
     with container:
         if not container.streams.video:
             kinds = ", ".join(s.type for s in container.streams) or "no streams"
@@ -148,7 +156,8 @@ def probe(path: Path, cache_file: Path | None = None, label: str | None = None) 
             raise SourceError(name, "video stream has no picture size")
         first = _first_frame(container, v, name)
         rotation = _frame_rotation(first) or _rotation(v)
-        duration = _check_tail(container, v, duration, name)
+        # An MP4 whose boxes are all whole has every frame: reaching the last second is enough.
+        duration = _check_tail(container, v, duration, name, to_the_end=not is_mp4)
         info = SourceInfo(
             path=str(path),
             sha256="",
@@ -168,6 +177,56 @@ def probe(path: Path, cache_file: Path | None = None, label: str | None = None) 
     return SourceInfo(**{**asdict(info), "sha256": digest})
 
 
+def _reason(exc: BaseException) -> str:
+    """FFmpeg's own words without the file name it appends (an absolute machine path)."""
+    return str(getattr(exc, "strerror", None) or exc)
+
+
+# Box types an MP4/MOV (ISO base media) file can start with.
+_ISO_FIRST_BOXES = {"ftyp", "styp", "moov", "mdat", "free", "skip", "wide", "pnot"}
+
+
+def _mp4_structure(path: Path) -> tuple[bool, str | None]:
+    """Whether ``path`` is an MP4/MOV file, and why it is cut short (None if it is whole),
+    from its top-level box sizes.
+
+    Every top-level box states its size, so a copy that stopped early shows as a last box
+    that runs past the end of the file. This catches both layouts: moov (the index) last,
+    where FFmpeg cannot open the file at all, and moov first ("faststart"), where it opens
+    fine and only the frames at the end are missing.
+    """
+    total = path.stat().st_size
+    pos = 0
+    names: list[str] = []
+    with path.open("rb") as fh:
+        while pos < total:
+            fh.seek(pos)
+            header = fh.read(16)
+            name = header[4:8].decode("latin-1") if len(header) >= 8 else ""
+            if not names and name not in _ISO_FIRST_BOXES:
+                return False, None
+            if len(header) < 8:
+                return True, f"it ends inside a box header after {pos} bytes"
+            size = int.from_bytes(header[:4], "big")
+            if size == 1 and len(header) == 16:
+                size = int.from_bytes(header[8:16], "big")
+            elif size == 0:  # last box, runs to the end of the file by definition
+                size = total - pos
+            if size < 8:
+                return True, f"its '{name}' box at byte {pos} is damaged (size {size})"
+            names.append(name)
+            if pos + size > total:
+                missing = "" if "moov" in names else " and its index (the moov box) is missing"
+                return True, (
+                    f"only {total} of {pos + size} bytes are present (its '{name}' box "
+                    f"runs past the end of the file){missing}"
+                )
+            pos += size
+    if "moov" not in names and "moof" not in names:
+        return True, "it has no index (moov box)"
+    return True, None
+
+
 def _duration(container: av.container.InputContainer, v: av.video.stream.VideoStream) -> Fraction:
     if v.duration is not None and v.time_base is not None:
         d = Fraction(v.duration) * Fraction(v.time_base)
@@ -178,43 +237,75 @@ def _duration(container: av.container.InputContainer, v: av.video.stream.VideoSt
     return Fraction(0)
 
 
-def _first_frame(container: av.container.InputContainer, v: av.video.stream.VideoStream, name: str) -> av.VideoFrame:
+def _first_frame(
+    container: av.container.InputContainer, v: av.video.stream.VideoStream, name: str
+) -> av.VideoFrame:
     try:
         for frame in container.decode(v):
             return frame
     except av.FFmpegError as exc:
-        raise SourceError(name, f"video cannot be decoded ({exc})") from exc
-    raise SourceError(name, "video stream has no decodable frames")
+        raise SourceError(name, f"video cannot be decoded ({_reason(exc)})") from exc
+    raise SourceError(name, "video stream has no decodable frames; the file may be truncated")
 
 
-def _check_tail(container: av.container.InputContainer, v: av.video.stream.VideoStream,
-                duration: Fraction, name: str) -> Fraction:
-    """Decode the last second and return the duration the video really has.
+# How far the last decodable frame may end before the duration the video stream declares.
+# Edit lists and B-frame delay account for a frame or two; more than this is lost data.
+TAIL_TOLERANCE = Fraction(1, 2)
 
-    A truncated file opens fine but stops decoding early. Where the video stream declares
+
+def _check_tail(
+    container: av.container.InputContainer,
+    v: av.video.stream.VideoStream,
+    duration: Fraction,
+    name: str,
+    *,
+    to_the_end: bool = True,
+) -> Fraction:
+    """Decode from the last second (to the end, if ``to_the_end``) and return the duration
+    the video really has.
+
+    A truncated file can open fine and stop decoding early. Where the video stream declares
     its own duration, falling short of it is an error; where only the container gives one
     (it may include a longer subtitle or audio stream), the decodable end is the duration.
     """
+    if v.time_base is None:  # pragma: no cover - every demuxer PyAV wraps sets one
+        return duration
+    time_base = Fraction(v.time_base)
     target = max(Fraction(0), duration - 1)
-    start = Fraction(v.start_time or 0) * Fraction(v.time_base) if v.time_base else Fraction(0)
+    start = Fraction(v.start_time or 0) * time_base
     last_seen: Fraction | None = None
     try:
-        container.seek(int((target + start) / Fraction(v.time_base)), stream=v, backward=True, any_frame=False)
+        container.seek(int((target + start) / time_base), stream=v, backward=True, any_frame=False)
         for frame in container.decode(v):
             if frame.pts is not None and frame.time_base is not None:
-                last_seen = Fraction(frame.pts) * Fraction(frame.time_base) - start
-            if last_seen is not None and last_seen >= target:
+                t = Fraction(frame.pts) * Fraction(frame.time_base) - start
+                last_seen = t if last_seen is None else max(last_seen, t)
+            # Without a declared video duration there is nothing to fall short of.
+            early = not to_the_end or v.duration is None
+            if early and last_seen is not None and last_seen >= target:
                 return duration
     except av.FFmpegError as exc:
-        raise SourceError(name, f"cannot be decoded near its end ({exc}); the file may be truncated") from exc
-    declared = v.duration is not None
-    if last_seen is not None and (not declared or last_seen >= duration - 2):
-        frame = 1 / (_fraction(v.average_rate, Fraction(25)))
-        return min(duration, last_seen + frame)
-    seen = "nothing" if last_seen is None else f"{float(last_seen):.2f} s"
-    raise SourceError(
-        name, f"is truncated: its header says {float(duration):.2f} s but decoding stops at {seen}"
-    )
+        raise SourceError(
+            name,
+            f"is truncated: its header says {float(duration):.2f} s but the video cannot be "
+            f"decoded near its end ({_reason(exc)}); copy the file again",
+        ) from exc
+    if last_seen is None:
+        raise SourceError(
+            name,
+            f"is truncated: its header says {float(duration):.2f} s but no frame decodes "
+            f"after {float(target):.2f} s; copy the file again",
+        )
+    end = last_seen + 1 / _fraction(v.average_rate, Fraction(25))
+    if v.duration is None:
+        return min(duration, end)
+    if end < duration - TAIL_TOLERANCE:
+        raise SourceError(
+            name,
+            f"is truncated: its header says {float(duration):.2f} s but decoding stops at "
+            f"{float(end):.2f} s; copy the file again",
+        )
+    return duration
 
 
 @dataclass(frozen=True)
@@ -239,7 +330,7 @@ class OutputFacts:
 
 def _top_level_boxes(path: Path, limit: int = 64) -> list[str]:
     """Names of the MP4's top-level boxes in file order (cheap: reads only box headers)."""
-    names = []
+    names: list[str] = []
     with path.open("rb") as fh:
         size_total = path.stat().st_size
         pos = 0
@@ -265,7 +356,7 @@ def inspect_output(path: Path) -> OutputFacts:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as exc:
-        raise SourceError(str(path), f"rendered file cannot be opened ({exc})") from exc
+        raise SourceError(str(path), f"rendered file cannot be opened ({_reason(exc)})") from exc
     with container:
         if not container.streams.video:
             raise SourceError(str(path), "rendered file has no video stream")
@@ -287,5 +378,7 @@ def inspect_output(path: Path) -> OutputFacts:
             audio_codec=a.codec_context.name if a is not None else None,
             audio_rate=a.codec_context.sample_rate if a is not None else None,
             audio_channels=a.codec_context.channels if a is not None else None,
-            moov_before_mdat=("moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")),
+            moov_before_mdat=(
+                "moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")
+            ),
         )
