@@ -44,16 +44,22 @@ def pad(stream: Any, out: OutputJob) -> Any:
     node = stream.split()
     fg, bg = node[0], node[1]
     small_w, small_h = max(2, out.width // 8 // 2 * 2), max(2, out.height // 8 // 2 * 2)
+    # boxblur refuses a radius of half the (4:2:0 chroma) plane or more: cap it for small outputs.
+    radius = max(0, min(8, min(small_w, small_h) // 4 - 1))
     bg = (
         bg.filter("scale", small_w, small_h, force_original_aspect_ratio="increase")
         .filter("crop", small_w, small_h)
-        .filter("boxblur", luma_radius=8, luma_power=2)
+        .filter("boxblur", luma_radius=radius, luma_power=2)
         .filter("scale", out.width, out.height, flags="bilinear")
         .filter("setsar", 1)
     )
     fg = fg.filter(
-        "scale", out.width, out.height, force_original_aspect_ratio="decrease",
-        force_divisible_by=2, flags="lanczos",
+        "scale",
+        out.width,
+        out.height,
+        force_original_aspect_ratio="decrease",
+        force_divisible_by=2,
+        flags="lanczos",
     ).filter("setsar", 1)
     return bg.overlay(fg, x="(W-w)/2", y="(H-h)/2")
 
@@ -65,4 +71,6 @@ def get_strategy(name: str) -> AspectStrategy:
     try:
         return STRATEGIES[name]
     except KeyError:
-        raise KeyError(f"unknown aspect strategy {name!r} (known: {', '.join(STRATEGIES)})") from None
+        raise KeyError(
+            f"unknown aspect strategy {name!r} (known: {', '.join(STRATEGIES)})"
+        ) from None

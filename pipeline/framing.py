@@ -24,7 +24,7 @@ class CropWindow:
     h: int
 
 
-def _even(v: float) -> int:
+def _even(v: float | Fraction) -> int:
     return max(2, int(v) // 2 * 2)
 
 
@@ -40,7 +40,9 @@ def crop_size(src_w: int, src_h: int, out_w: int, out_h: int) -> tuple[int, int]
     return min(w, _even(src_w)), min(h, _even(src_h))
 
 
-def fixed_window(src_w: int, src_h: int, out_w: int, out_h: int, focus_x: float, focus_y: float) -> CropWindow:
+def fixed_window(
+    src_w: int, src_h: int, out_w: int, out_h: int, focus_x: float, focus_y: float
+) -> CropWindow:
     """The window of the output's shape centred on the focus point, pushed inside the frame."""
     w, h = crop_size(src_w, src_h, out_w, out_h)
     x = round(focus_x * src_w - w / 2)

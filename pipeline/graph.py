@@ -18,17 +18,28 @@ from pipeline.jobs import CutJob, OutputJob
 # frame in hand; trim then cuts exactly. Half a second covers any sane frame duration.
 READ_MARGIN = Fraction(1, 2)
 
+# Each segment's input seek starts this far before its in point. In MP4 or MKV FFmpeg's seek
+# lands on a keyframe and decodes forward, but in MPEG-PS/TS it lands on any frame and the
+# decoder drops everything up to the next keyframe: on a 12-frame-GOP .mpg, ``-ss 0.4``
+# started at frame 12 instead of 10. A second of preroll covers the GOPs those formats use;
+# the fps filter then picks the in point's frame by its timestamp.
+SEEK_PREROLL = Fraction(1)
+
+# FFmpeg's AAC encoder emits 1024 samples of encoder delay ("priming") before the first real
+# sample. MP4 hides them with an edit list, which platforms reject (see ``_encode_args``);
+# without one, players play them and the audio lags the picture by 21 ms at 48 kHz (measured:
+# every beep 21.4 ms after its flash). So each output's audio starts 1024 samples into the
+# cut: the priming takes the place of those samples and every later one plays on time.
+AAC_PRIMING = 1024
+
 
 def rate(f: Fraction) -> str:
     return f"{f.numerator}/{f.denominator}"
 
 
 def seconds(t: Fraction) -> str:
-    """Seconds for FFmpeg options, floored to the microsecond FFmpeg parses them to.
-
-    Flooring matters: a seek point rounded *up* by half a microsecond would drop the
-    frame that sits exactly on the cut point.
-    """
+    """Seconds for FFmpeg options, floored to the microsecond FFmpeg parses them to, so a
+    seek never starts after the point it was asked for."""
     us = math.floor(t * 1_000_000)
     return f"{us // 1_000_000}.{us % 1_000_000:06d}"
 
@@ -56,23 +67,38 @@ def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
     bounds = sample_bounds(job, audio_rate)
     parts: list[Any] = []
     for i, (seg, frames) in enumerate(zip(job.segments, _segment_frames(job), strict=True)):
-        src = ffmpeg.input(f"file:{job.source}", ss=seconds(seg.start), t=seconds(seg.duration + READ_MARGIN))
+        # Near the start, no seek at all: decode from the beginning. A seek to before the
+        # first video packet (CREMA-D's FLV starts its video at 27 ms) fails, and FFmpeg then
+        # decodes from wherever probing left the reader: every frame an error.
+        preroll = seg.start if seg.start <= 2 * SEEK_PREROLL else SEEK_PREROLL
+        seek = {"ss": seconds(seg.start - preroll)} if seg.start > preroll else {}
+        src = ffmpeg.input(
+            f"file:{job.source}", **seek, t=seconds(preroll + seg.duration + READ_MARGIN)
+        )
         v = (
             src["v:0"]
-            .filter("fps", fps=r, start_time=0)
+            # The in point becomes time 0; fps keeps, for each output slot, the frame nearest
+            # to it and drops everything before 0. Nearest, not "at or after": containers
+            # round times (MKV and FLV to the millisecond) and some start their video a few
+            # milliseconds after their audio, so the in point's frame can sit either side.
+            .filter("setpts", f"PTS-{rate(preroll)}/TB")
+            .filter("fps", fps=r, start_time=0, round="near")
             .filter("tpad", stop_mode="clone", stop=math.ceil(job.fps))
             .filter("trim", end_frame=frames)
             .filter("setpts", f"N/({r})/TB")
         )
         parts.append(v)
         if job.has_audio:
+            skip = round(preroll * audio_rate)
             samples = bounds[i + 1] - bounds[i]
             a = (
                 src["a:0"]
                 .filter("aresample", audio_rate, first_pts=0)
                 .filter("aformat", channel_layouts="stereo")
                 .filter("apad")
-                .filter("atrim", end_sample=samples)
+                # Sample counts, not timestamps: after first_pts=0 they are the same thing,
+                # and counting cannot be thrown off by a source's timestamp jitter.
+                .filter("atrim", start_sample=skip, end_sample=skip + samples)
                 .filter("asetpts", f"N/{audio_rate}/TB")
             )
             parts.append(a)
@@ -85,7 +111,11 @@ def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
         audio = joined[1] if job.has_audio else None
     if audio is None:
         silence = ffmpeg.input(f"anullsrc=r={audio_rate}:cl=stereo", f="lavfi")
-        audio = silence["a"].filter("atrim", end_sample=bounds[-1]).filter("asetpts", f"N/{audio_rate}/TB")
+        audio = (
+            silence["a"]
+            .filter("atrim", end_sample=bounds[-1])
+            .filter("asetpts", f"N/{audio_rate}/TB")
+        )
     if job.needs_square_pixels:
         w, h = job.display_size
         video = video.filter("scale", w, h).filter("setsar", 1)
@@ -124,7 +154,8 @@ def _encode_args(job: CutJob, out: OutputJob) -> dict[str, Any]:
         "ar": e.audio_rate,
         "ac": e.audio_channels,
         # moov at the front for progressive playback; no edit lists (YouTube, Reels reject
-        # them), with negative CTS offsets so B-frame delay needs none.
+        # them), with negative CTS offsets so B-frame delay needs none (AAC's encoder delay
+        # needs none either: see AAC_PRIMING).
         "movflags": "+faststart+negative_cts_offsets",
         "use_editlist": 0,
         "map_metadata": -1,
@@ -134,12 +165,15 @@ def _encode_args(job: CutJob, out: OutputJob) -> dict[str, Any]:
     }
 
 
-def build_argv(job: CutJob, outputs: Sequence[OutputJob], targets: Sequence[str], ffmpeg_exe: str = "ffmpeg") -> list[str]:
+def build_argv(
+    job: CutJob, outputs: Sequence[OutputJob], targets: Sequence[str], ffmpeg_exe: str = "ffmpeg"
+) -> list[str]:
     """The exact argument list that renders ``outputs`` of ``job`` to ``targets`` (file paths,
     normally temporary names that the renderer renames when FFmpeg succeeds)."""
     if len(outputs) != len(targets) or not outputs:
         raise ValueError("one target path per output, at least one output")
     audio_rate = outputs[0].encode.audio_rate
+    bounds = sample_bounds(job, audio_rate)
     video, audio = _joined(job, audio_rate)
     n = len(outputs)
     if n == 1:
@@ -155,11 +189,19 @@ def build_argv(job: CutJob, outputs: Sequence[OutputJob], targets: Sequence[str]
     streams = []
     for i, (out, target) in enumerate(zip(outputs, targets, strict=True)):
         v = _video_for(vsplit[i], job, out)
-        a = asplit[i]
-        if out.duration < job.duration:
-            a = a.filter("atrim", end_sample=round(out.duration * audio_rate))
+        end = min(bounds[-1], round(out.duration * audio_rate))
+        # No asetpts after this trim: the first sample keeps pts 1024, the encoder's output
+        # then starts at pts 0, and the muxer needs no edit list to place it.
+        a = asplit[i].filter("atrim", start_sample=AAC_PRIMING, end_sample=end)
         streams.append(ffmpeg.output(v, a, f"file:{target}", **_encode_args(job, out)))
     cmd = ffmpeg.merge_outputs(*streams).global_args(
-        "-y", "-hide_banner", "-nostdin", "-loglevel", "level+warning", "-progress", "pipe:1", "-nostats"
+        "-y",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "level+warning",
+        "-progress",
+        "pipe:1",
+        "-nostats",
     )
     return [ffmpeg_exe, *cmd.get_args()]

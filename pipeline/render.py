@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -95,7 +96,9 @@ class Lock:
 
     def result_for(self, out: OutputJob) -> OutputResult:
         e = self.entries[out.path]
-        return OutputResult(out, UP_TO_DATE, "", int(e["bytes"]), str(e["sha256"]), Fraction(e["duration"]))
+        return OutputResult(
+            out, UP_TO_DATE, "", int(e["bytes"]), str(e["sha256"]), Fraction(e["duration"])
+        )
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,11 +125,15 @@ def render_cut(
     outputs: tuple[OutputJob, ...],
     out_dir: str,
     progress: Callable[[str, float], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> list[OutputResult]:
     """Render ``outputs`` (a subset of ``job.outputs``) in one FFmpeg process.
 
-    Runs in a worker process; everything it takes and returns pickles.
+    Runs in a worker process; everything it takes and returns pickles. Once ``cancelled``
+    says yes, FFmpeg is stopped, nothing more is renamed into place, the temporaries are
+    removed and ``KeyboardInterrupt`` is raised.
     """
+    stop = cancelled or _never
     root = Path(out_dir)
     finals = [root / o.path for o in outputs]
     temps = [temp_name(f) for f in finals]
@@ -143,8 +150,12 @@ def render_cut(
 
     results: list[OutputResult] = []
     try:
-        run(argv, f"{job.name} from {job.source_label}", log_path, report)
+        if stop():
+            raise KeyboardInterrupt
+        run(argv, f"{job.name} from {job.source_label}", log_path, report, stop)
         for out, tmp, final in zip(outputs, temps, finals, strict=True):
+            if stop():
+                raise KeyboardInterrupt
             problem = _check(out, tmp)
             if problem:
                 results.append(OutputResult(out, FAILED, problem))
@@ -152,7 +163,9 @@ def render_cut(
             digest = sha256_file(tmp)
             os.replace(tmp, final)
             facts_duration = inspect_output(final).duration
-            results.append(OutputResult(out, RENDERED, "", final.stat().st_size, digest, facts_duration))
+            results.append(
+                OutputResult(out, RENDERED, "", final.stat().st_size, digest, facts_duration)
+            )
     except PipelineError as exc:
         results = [OutputResult(o, FAILED, str(exc)) for o in outputs]
     finally:
@@ -160,6 +173,28 @@ def render_cut(
             with contextlib.suppress(FileNotFoundError):
                 t.unlink()
     return results
+
+
+def _never() -> bool:
+    return False
+
+
+_cancel: Any = None  # in a pool worker: the parent's "stop now" event (see _init_worker)
+
+
+def _init_worker(cancel: Any) -> None:
+    """Pool initializer. Ctrl-C goes to the whole process group, but only the parent acts on
+    it: it sets ``cancel`` and waits, so a worker is never cut down between FFmpeg finishing
+    and the rename. The event comes here, not with each job: a plain multiprocessing Event
+    can only be inherited, and a manager's proxy shares one connection per thread with the
+    progress queue, which a Ctrl-C in the middle of a ``get`` leaves holding a stale reply."""
+    global _cancel
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _cancel = cancel
+
+
+def _worker_cancelled() -> bool:
+    return _cancel is not None and bool(_cancel.is_set())
 
 
 class _QueueReporter:
@@ -214,12 +249,22 @@ def render_plan(
     with ctx.Manager() as manager:
         q = manager.Queue()
         reporter = _QueueReporter(q)
-        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx) as pool:
-            futures: dict[Future[list[OutputResult]], CutJob] = {
-                pool.submit(render_cut, job, outs, str(out_dir), reporter): job for job, outs in todo
-            }
-            pending = set(futures)
+        cancel = ctx.Event()
+        with ProcessPoolExecutor(
+            max_workers=max(1, workers),
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(cancel,),
+        ) as pool:
+            futures: dict[Future[list[OutputResult]], CutJob] = {}
+            pending: set[Future[list[OutputResult]]] = set()
             try:
+                for job, outs in todo:
+                    fut = pool.submit(
+                        render_cut, job, outs, str(out_dir), reporter, _worker_cancelled
+                    )
+                    futures[fut] = job
+                    pending.add(fut)
                 while pending:
                     with contextlib.suppress(queue_mod.Empty):
                         while True:
@@ -234,7 +279,9 @@ def render_plan(
                             done = fut.result()
                         except Exception as exc:  # a worker crash must not sink the batch
                             outs = next(o for j, o in todo if j is job)
-                            done = [OutputResult(o, FAILED, f"worker failed: {exc!r}") for o in outs]
+                            done = [
+                                OutputResult(o, FAILED, f"worker failed: {exc!r}") for o in outs
+                            ]
                         for r in done:
                             if r.status == RENDERED:
                                 lock.record(r, out_dir)
@@ -243,6 +290,9 @@ def render_plan(
                         if on_done:
                             on_done(job, done)
             except KeyboardInterrupt:
+                # Leaving the pool's block waits for the workers; without this they would
+                # finish their renders and rename complete files into place after Ctrl-C.
+                cancel.set()
                 for f in pending:
                     f.cancel()
                 raise
