@@ -33,10 +33,11 @@ class Problem:
         return f"{where}:{field} {self.message}"
 
 
-class ManifestError(PipelineError):
-    """One or more manifests are invalid; carries every problem found, not just the first."""
+class _ProblemsError(PipelineError):
+    """Carries every problem found, not just the first, one per line when printed."""
 
     exit_code = 2
+    heading = "problems"
 
     def __init__(self, problems: list[Problem] | tuple[Problem, ...]):
         self.problems = tuple(problems)
@@ -47,26 +48,20 @@ class ManifestError(PipelineError):
 
     def __str__(self) -> str:
         n = len(self.problems)
-        head = f"{n} problem{'s' if n != 1 else ''} in the manifests:"
+        head = f"{n} problem{'s' if n != 1 else ''} {self.heading}:"
         return "\n".join([head, *(f"  {p}" for p in self.problems)])
 
 
-class PlanError(PipelineError):
+class ManifestError(_ProblemsError):
+    """One or more manifests are invalid."""
+
+    heading = "in the manifests"
+
+
+class PlanError(_ProblemsError):
     """The manifests are well formed but cannot be turned into jobs (e.g. a cut too long)."""
 
-    exit_code = 2
-
-    def __init__(self, problems: list[Problem] | tuple[Problem, ...]):
-        self.problems = tuple(problems)
-        super().__init__(self.problems)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.problems,))
-
-    def __str__(self) -> str:
-        n = len(self.problems)
-        head = f"{n} problem{'s' if n != 1 else ''} planning the outputs:"
-        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+    heading = "planning the outputs"
 
 
 class SourceError(PipelineError):

@@ -107,17 +107,22 @@ class Lock:
         os.replace(tmp, self.path)
 
 
-def _check(out: OutputJob, path: Path) -> str | None:
-    """Cheap completeness check before the rename; platform rules are the verify stage's."""
+def _check(out: OutputJob, path: Path) -> tuple[Fraction, str | None]:
+    """Cheap completeness check before the rename; platform rules are the verify stage's.
+
+    Returns the file's duration and, if it is not a complete render, why.
+    """
     try:
         facts = inspect_output(path)
     except PipelineError as exc:
-        return str(exc)
+        return Fraction(0), str(exc)
     if (facts.width, facts.height) != (out.width, out.height):
-        return f"rendered {facts.width}x{facts.height}, expected {out.width}x{out.height}"
+        problem = f"rendered {facts.width}x{facts.height}, expected {out.width}x{out.height}"
+        return facts.duration, problem
     if abs(facts.duration - out.duration) > 1 / out.fps + Fraction(1, 20):
-        return f"rendered {float(facts.duration):.3f} s, expected {float(out.duration):.3f} s"
-    return None
+        problem = f"rendered {float(facts.duration):.3f} s, expected {float(out.duration):.3f} s"
+        return facts.duration, problem
+    return facts.duration, None
 
 
 def render_cut(
@@ -156,16 +161,13 @@ def render_cut(
         for out, tmp, final in zip(outputs, temps, finals, strict=True):
             if stop():
                 raise KeyboardInterrupt
-            problem = _check(out, tmp)
+            duration, problem = _check(out, tmp)
             if problem:
                 results.append(OutputResult(out, FAILED, problem))
                 continue
             digest = sha256_file(tmp)
             os.replace(tmp, final)
-            facts_duration = inspect_output(final).duration
-            results.append(
-                OutputResult(out, RENDERED, "", final.stat().st_size, digest, facts_duration)
-            )
+            results.append(OutputResult(out, RENDERED, "", final.stat().st_size, digest, duration))
     except PipelineError as exc:
         results = [OutputResult(o, FAILED, str(exc)) for o in outputs]
     finally:

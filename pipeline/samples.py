@@ -85,17 +85,13 @@ def shared_media(root: Path) -> Path | None:
     return folder if (folder / "video").is_dir() else None
 
 
+def _ffmpeg(*args: str) -> list[str]:
+    base = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1"]
+    return [ffmpeg_exe(), *base, *args]
+
+
 def _argv(sample: Sample, target: Path, shared: Path | None) -> list[str]:
-    args = [
-        ffmpeg_exe(),
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "error",
-        "-progress",
-        "pipe:1",
-    ]
+    args = _ffmpeg()
     if shared and sample.real and all((shared / "video" / f).is_file() for f in sample.real):
         for f in sample.real:
             args += ["-i", f"file:{shared / 'video' / f}"]
@@ -141,15 +137,7 @@ def make_samples(
                 # The rotation flag can only be set on input and kept by stream copy: that is
                 # how a phone's file looks (landscape pixels, a display matrix saying turn).
                 run(
-                    [
-                        ffmpeg_exe(),
-                        "-hide_banner",
-                        "-nostdin",
-                        "-y",
-                        "-loglevel",
-                        "error",
-                        "-progress",
-                        "pipe:1",
+                    _ffmpeg(
                         "-display_rotation:v:0",
                         str(sample.rotation),
                         "-i",
@@ -159,7 +147,7 @@ def make_samples(
                         "-f",
                         "mp4",
                         f"file:{tmp}",
-                    ],
+                    ),
                     f"sample {sample.name} rotation",
                 )
             os.replace(tmp, target)
