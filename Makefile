@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: help render validate plan dry-run schema samples test lint typecheck clean
+.PHONY: help render validate plan dry-run schema samples test lint typecheck bench clean
 
 help:
 	@echo "make render    generate sample footage if missing, render every stale output, write out/index.json"
@@ -14,6 +14,7 @@ help:
 	@echo "make plan      print the jobs a render would run (make dry-run: with FFmpeg commands)"
 	@echo "make schema    write JSON Schemas for manifests and index.json into schemas/"
 	@echo "make test      lint, type-check and run the test suite"
+	@echo "make bench     measure render speed and memory against MoviePy and hand-written FFmpeg"
 	@echo "make clean     remove out/ and generated sample footage (keeps .venv)"
 	@echo "Extra CLI flags: make render ARGS='--force -j 2'"
 
@@ -42,14 +43,17 @@ schema: $(STAMP)
 	$(PY) -m pipeline schema
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check pipeline tests
-	$(VENV)/bin/ruff format --check pipeline tests
+	$(VENV)/bin/ruff check pipeline tests bench
+	$(VENV)/bin/ruff format --check pipeline tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: lint typecheck
 	$(PY) -m pytest $(ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/harness.py $(ARGS)
 
 clean:
 	rm -rf out media .pytest_cache .mypy_cache .ruff_cache

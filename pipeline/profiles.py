@@ -13,6 +13,13 @@ from fractions import Fraction
 
 ASPECTS: tuple[str, ...] = ("16:9", "1:1", "4:5", "9:16")
 
+# Default x264 preset, chosen from `make bench` (2 cores, 20 s 1080p30 source, 1:1 output,
+# CRF 23): medium 89.4 CPU s, VMAF 96.23; faster 56.5 CPU s, VMAF 95.25; veryfast 41.3 CPU s,
+# VMAF 91.96. `faster` keeps VMAF within 1 point of `medium` for 63% of its CPU; `veryfast`
+# saves 27% more but loses over 3 points. Feeds the platform re-encodes anyway, so `faster`
+# everywhere except YouTube, whose own transcode of a 1080p upload gains from the extra point.
+PRESET_CHOICE = "bench 2026-11-26, see README 'Speed'"
+
 MB = 1_000_000
 
 
@@ -41,6 +48,7 @@ class PlatformProfile:
     audio_rate: int
     audio_channels: int
     keyint_seconds: Fraction  # distance between IDR frames (closed GOP)
+    preset: str = "faster"  # default x264 preset; see PRESET_CHOICE
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -203,6 +211,7 @@ PROFILES: dict[str, PlatformProfile] = {
         audio_rate=48000,
         audio_channels=2,
         keyint_seconds=Fraction(1, 2),
+        preset="medium",
         sources={
             "sizes": "16:9, standard sizes up to 2160p: support.google.com/youtube/answer/1722171 "
             "(ref §1.1)",
@@ -230,6 +239,7 @@ PROFILES: dict[str, PlatformProfile] = {
         audio_rate=48000,
         audio_channels=2,
         keyint_seconds=Fraction(1, 2),
+        preset="medium",
         sources={
             "sizes": "square or taller; 9:16 1080x1920 fills the screen (ref §1.1)",
             "duration": "up to 3 min since 15 Oct 2024: kapwing.com quoting YouTube (2nd-hand, "

@@ -32,8 +32,7 @@ PIPELINE_DEFAULTS = Resolved(
     strategy="crop",
     focus_x=0.5,
     focus_y=0.5,
-    # `medium` is x264's own default; stack-notes measured `faster` at ~60% of its CPU for
-    # VMAF 95.9 vs 96.3, so campaigns in a hurry can pick it without visible loss.
+    # x264's own default; each platform profile chooses its own (profiles.PRESET_CHOICE)
     preset="medium",
     crf=21,
     profile="high",
@@ -69,6 +68,7 @@ def resolve(
     """Merge the layers for one output. Later layers win; unset fields fall through."""
     base = replace(
         PIPELINE_DEFAULTS,
+        preset=profile.preset,
         profile=profile.h264_profile,
         level=profile.h264_level,
         audio_kbps=profile.audio_kbps,
