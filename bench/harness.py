@@ -437,7 +437,7 @@ def report(
         f"{planned.wall_s:.2f} s = {planned.wall_s / a:.1%} of the render"
     )
     if long_rows:
-        lt = Table(title="Python peak RSS against source length (320x180 source, two outputs)")
+        lt = Table(title="Peak RSS against source length (320x180 source, 160x90 + 90x160 out)")
         for col in ("source", "wall s", "Python peak MB", "FFmpeg peak MB"):
             lt.add_column(col)
         for k, m in long_rows.items():

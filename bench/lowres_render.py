@@ -1,7 +1,7 @@
 """Render a long source at low resolution through the real pipeline CLI, for the memory row.
 
-Platform profiles are a registry; this registers one small bench profile (320x180 and
-180x320, no duration cap) in the parent process before handing over to the CLI. Workers
+Platform profiles are a registry; this registers one small bench profile (160x90 and
+90x160, no duration cap) in the parent process before handing over to the CLI. Workers
 need no profile: every job carries its own sizes and settings.
 Usage: python lowres_render.py MANIFEST_DIR
 """
@@ -18,7 +18,7 @@ profiles.PROFILES["bench_lowres"] = replace(
     profiles.PROFILES["web"],
     name="bench_lowres",
     label="Bench low resolution",
-    sizes={"16:9": profiles.Sized(320, 180), "9:16": profiles.Sized(180, 320)},
+    sizes={"16:9": profiles.Sized(160, 90), "9:16": profiles.Sized(90, 160)},
     max_duration=None,
 )
 

@@ -118,7 +118,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 def _plan(args: argparse.Namespace, console: Console) -> int:
     from pipeline.build import plan_campaign
     from pipeline.ffmpeg_run import ffmpeg_exe
-    from pipeline.graph import build_argv, encoder_threads
+    from pipeline.graph import build_argv
     from pipeline.jobs import to_jsonable
     from pipeline.render import temp_name
 
@@ -155,8 +155,7 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         for job in plan.jobs:
             targets = [str(temp_name(manifests.output_dir / o.path)) for o in job.outputs]
             out.print(f"\n# {job.name}", style="bold", markup=False)
-            threads = encoder_threads(len(job.outputs))
-            print(shlex.join(build_argv(job, job.outputs, targets, ffmpeg_exe(), threads)))
+            print(shlex.join(build_argv(job, job.outputs, targets, ffmpeg_exe())))
     return 1 if plan.failed else 0
 
 

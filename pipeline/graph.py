@@ -5,7 +5,6 @@ frame-accurately, split to every output, encode each. Pure: returns an argument 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -166,29 +165,19 @@ def _encode_args(job: CutJob, out: OutputJob) -> dict[str, Any]:
     }
 
 
-def encoder_threads(outputs: int, cores: int | None = None) -> int:
-    """x264 threads per encoder when ``outputs`` encoders share one FFmpeg process.
-
-    Each x264 defaults to 1.5 threads per core, so four encoders on 2 cores run 12 frame
-    threads plus lookahead. `make bench` measured the same speed (within its +-5% noise) with
-    one thread each, and FFmpeg's peak memory fell from 1059 to 855 MB: the cores are shared
-    out instead of oversubscribed.
-    """
-    return max(1, (cores or os.cpu_count() or 1) // outputs)
-
-
 def build_argv(
     job: CutJob,
     outputs: Sequence[OutputJob],
     targets: Sequence[str],
     ffmpeg_exe: str = "ffmpeg",
-    threads: int | None = None,
 ) -> list[str]:
     """The exact argument list that renders ``outputs`` of ``job`` to ``targets`` (file paths,
     normally temporary names that the renderer renames when FFmpeg succeeds).
 
-    ``threads`` is x264's thread count per encoder (``encoder_threads``); None leaves it to
-    x264. It depends on the machine, so it is not part of the plan or of any job's key.
+    x264 keeps its own thread count (1.5 per core) for every encoder: `make bench` tried one
+    and two threads per encoder for four encoders on 2 cores. One thread saved 20% of FFmpeg's
+    memory but made the whole render slower ((a)/(d) 1.07 -> 1.14): split feeds the four
+    encoders in lockstep, so the largest output, on one thread, held the others back.
     """
     if len(outputs) != len(targets) or not outputs:
         raise ValueError("one target path per output, at least one output")
@@ -213,10 +202,7 @@ def build_argv(
         # No asetpts after this trim: the first sample keeps pts 1024, the encoder's output
         # then starts at pts 0, and the muxer needs no edit list to place it.
         a = asplit[i].filter("atrim", start_sample=AAC_PRIMING, end_sample=end)
-        opts = _encode_args(job, out)
-        if threads is not None:
-            opts["threads:v"] = threads
-        streams.append(ffmpeg.output(v, a, f"file:{target}", **opts))
+        streams.append(ffmpeg.output(v, a, f"file:{target}", **_encode_args(job, out)))
     cmd = ffmpeg.merge_outputs(*streams).global_args(
         "-y",
         "-hide_banner",

@@ -23,7 +23,7 @@ from typing import Any
 
 from pipeline.errors import PipelineError
 from pipeline.ffmpeg_run import Progress, ffmpeg_exe, run
-from pipeline.graph import build_argv, encoder_threads
+from pipeline.graph import build_argv
 from pipeline.jobs import CutJob, OutputJob
 from pipeline.probe import inspect_output
 
@@ -147,9 +147,7 @@ def render_cut(
     logs = root / STATE_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{job.case_id}.{job.cut}.log"
-    argv = build_argv(
-        job, outputs, [str(t) for t in temps], ffmpeg_exe(), encoder_threads(len(outputs))
-    )
+    argv = build_argv(job, outputs, [str(t) for t in temps], ffmpeg_exe())
 
     def report(p: Progress) -> None:
         if progress:
