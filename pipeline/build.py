@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline import __version__
-from pipeline.errors import SourceError
+from pipeline.captions.model import Track
+from pipeline.captions.read import read_track
+from pipeline.errors import CaptionError, SourceError
 from pipeline.ffmpeg_run import ffmpeg_version
 from pipeline.index import IndexedOutput, build_index, write_index
 from pipeline.jobs import CutJob, OutputJob, Plan
@@ -19,6 +21,8 @@ from pipeline.probe import SourceInfo, probe
 from pipeline.publish import get_backend
 from pipeline.render import FAILED, OutputResult, render_plan
 from pipeline.verify import verify_output
+
+CONTENT_TYPES = {"vtt": "text/vtt", "srt": "application/x-subrip"}
 
 # Caches that are not outputs live beside the project, not in the output folder, so a run
 # that stops at planning leaves the output folder untouched.
@@ -41,10 +45,31 @@ def probe_sources(manifests: Manifests) -> dict[str, SourceInfo | SourceError]:
     return results
 
 
+def read_captions(manifests: Manifests) -> dict[str, dict[str, Track] | CaptionError]:
+    """Parse every case study's caption files; a broken file fails only its case study."""
+    results: dict[str, dict[str, Track] | CaptionError] = {}
+    for loaded in manifests.case_studies:
+        tracks: dict[str, Track] = {}
+        try:
+            for lang, path in loaded.caption_paths().items():
+                label = path.relative_to(manifests.root).as_posix()
+                tracks[lang] = read_track(path, lang, label)
+                for warning in tracks[lang].warnings:
+                    log.warning("%s: %s", loaded.study.id, warning)
+        except CaptionError as exc:
+            log.error("%s: captions %s", loaded.study.id, exc)
+            results[loaded.study.id] = exc
+            continue
+        results[loaded.study.id] = tracks
+    return results
+
+
 def plan_campaign(manifest_dir: Path, root: Path | None = None) -> tuple[Manifests, Plan]:
     manifests = load_manifests(manifest_dir, root)
     sources = probe_sources(manifests)
-    return manifests, make_plan(manifests, sources, __version__, ffmpeg_version())
+    captions = read_captions(manifests)
+    plan = make_plan(manifests, sources, __version__, ffmpeg_version(), captions=captions)
+    return manifests, plan
 
 
 @dataclass
@@ -52,6 +77,7 @@ class Report:
     plan: Plan
     results: list[OutputResult] = field(default_factory=list)
     index_path: Path | None = None
+    caption_lint: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -64,6 +90,7 @@ def render_campaign(
     *,
     workers: int = 1,
     force: bool = False,
+    strict_captions: bool = False,
     on_start: Callable[[CutJob, tuple[OutputJob, ...], str], None] | None = None,
     on_progress: Callable[[str, float], None] | None = None,
     on_done: Callable[[CutJob, list[OutputResult]], None] | None = None,
@@ -81,11 +108,13 @@ def render_campaign(
 
     # verify: a failed check fails the output and keeps it out of the index
     verified: list[OutputResult] = []
+    lint: dict[str, tuple[str, ...]] = {}
     for r in results:
         if r.status != FAILED:
-            check = verify_output(r.job, out_dir)
+            check = verify_output(r.job, out_dir, strict_captions=strict_captions)
+            lint[r.job.path] = check.caption_warnings
             if not check.passed:
-                r = OutputResult(r.job, FAILED, "verify: " + "; ".join(check.failures))
+                r = replace(r, status=FAILED, reason="verify: " + "; ".join(check.failures))
         verified.append(r)
 
     # publish
@@ -98,6 +127,11 @@ def render_campaign(
             continue
         url = storage.put(out_dir / r.job.path, r.job.path, "video/mp4")
         o = r.job
+        sidecars = [
+            (track.lang, fmt, storage.put(out_dir / path, path, CONTENT_TYPES[fmt]))
+            for track in o.captions
+            for fmt, path in track.files
+        ]
         indexed.append(
             IndexedOutput(
                 o.case_id,
@@ -112,6 +146,9 @@ def render_campaign(
                 r.sha256,
                 url,
                 o.notes,
+                tuple(sidecars),
+                o.burn is not None,
+                lint.get(o.path, ()),
             )
         )
 
@@ -120,7 +157,7 @@ def render_campaign(
     index = build_index(
         camp.name, camp.hashtag, list(plan.case_studies), indexed, errors, __version__
     )
-    report = Report(plan, verified, write_index(index, out_dir))
+    report = Report(plan, verified, write_index(index, out_dir), lint)
     return report
 
 

@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         "x264 already uses every core)",
     )
     r.add_argument("--force", action="store_true", help="re-render outputs even when up to date")
+    r.add_argument(
+        "--strict-captions",
+        action="store_true",
+        help="fail outputs whose captions break a lint rule (reading speed, durations, gaps)",
+    )
     s = sub.add_parser(
         "schema", help="write JSON Schemas for manifests and index.json (for editors)"
     )
@@ -120,7 +125,7 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     from pipeline.ffmpeg_run import ffmpeg_exe
     from pipeline.graph import build_argv
     from pipeline.jobs import to_jsonable
-    from pipeline.render import temp_name
+    from pipeline.render import STATE_DIR, ass_path, temp_name
 
     manifests, plan = plan_campaign(args.manifests)
     if args.json:
@@ -131,7 +136,8 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         title=f"{plan.campaign}: {len(plan.jobs)} FFmpeg jobs (one per cut), "
         f"{sum(len(j.outputs) for j in plan.jobs)} outputs"
     )
-    for col in ("job", "source [segments]", "output", "aspect", "framing", "length", "notes"):
+    columns = ("job", "source [segments]", "output", "aspect", "framing", "length", "captions")
+    for col in (*columns, "notes"):
         table.add_column(col, overflow="fold")
     for job in plan.jobs:
         segs = ", ".join(f"{float(s.start):g}-{float(s.end):g}" for s in job.segments)
@@ -143,10 +149,22 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
                 o.aspect,
                 o.strategy,
                 f"{float(o.duration):.2f} s",
+                ",".join(t.lang for t in o.captions) + (f"; burn {o.burn}" if o.burn else ""),
                 "; ".join(o.notes),
                 end_section=i == len(job.outputs) - 1,
             )
     out.print(table)
+    caption_notes = [
+        f"{o.path} [{t.lang}]: {n}"
+        for j in plan.jobs
+        for o in j.outputs
+        for t in o.captions
+        for n in t.notes
+    ]
+    if caption_notes:
+        out.print("Caption retiming and reflow:", style="bold")
+        for line in caption_notes:
+            out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     for f in plan.failed:
         console.print(
             f"{f.case_id}: cannot render: {f.reason}", style="red", markup=False, soft_wrap=True
@@ -155,7 +173,9 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         for job in plan.jobs:
             targets = [str(temp_name(manifests.output_dir / o.path)) for o in job.outputs]
             out.print(f"\n# {job.name}", style="bold", markup=False)
-            print(shlex.join(build_argv(job, job.outputs, targets, ffmpeg_exe())))
+            subs = [str(ass_path(manifests.output_dir, o)) if o.burn else None for o in job.outputs]
+            fonts = str(manifests.output_dir / STATE_DIR / "caption-fonts")
+            print(shlex.join(build_argv(job, job.outputs, targets, ffmpeg_exe(), subs, fonts)))
     return 1 if plan.failed else 0
 
 
@@ -192,21 +212,33 @@ def _render(args: argparse.Namespace, console: Console) -> int:
             plan,
             workers=workers,
             force=args.force,
+            strict_captions=args.strict_captions,
             on_start=on_start,
             on_progress=on_progress,
             on_done=on_done,
         )
 
     table = Table(title="Render summary")
-    for col in ("output", "status", "detail"):
+    for col in ("output", "status", "captions", "detail"):
         table.add_column(col, overflow="fold")
     styles = {RENDERED: "green", UP_TO_DATE: "cyan", FAILED: "red"}
     for f in plan.failed:
-        table.add_row(f.case_id, f"[red]{FAILED}[/]", f.reason)
+        table.add_row(f.case_id, f"[red]{FAILED}[/]", "", f.reason)
     for r in sorted(report.results, key=lambda r: r.job.path):
         detail = r.reason or "; ".join(r.job.notes)
-        table.add_row(r.job.path, f"[{styles[r.status]}]{r.status}[/]", detail)
+        langs = ",".join(t.lang for t in r.job.captions) or "-"
+        burned = f"; burned {r.job.burn}" if r.job.burn else ""
+        n_lint = len(report.caption_lint.get(r.job.path, ()))
+        lint = f"; {n_lint} lint" if n_lint else ""
+        table.add_row(
+            r.job.path, f"[{styles[r.status]}]{r.status}[/]", langs + burned + lint, detail
+        )
     Console().print(table)
+    lint_lines = [(p, w) for p, ws in sorted(report.caption_lint.items()) for w in ws]
+    if lint_lines:
+        console.print(f"caption lint ({len(lint_lines)} warnings; --strict-captions fails them):")
+        for path, warning in lint_lines:
+            console.print(f"  {path}: {warning}", markup=False, highlight=False, soft_wrap=True)
     counts = {s: sum(r.status == s for r in report.results) for s in (RENDERED, UP_TO_DATE, FAILED)}
     counts[FAILED] += len(plan.failed)
     console.print(

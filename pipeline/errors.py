@@ -107,3 +107,17 @@ class VerifyError(PipelineError):
 
 class StorageError(PipelineError):
     """Publishing to a storage backend failed."""
+
+
+class CaptionError(PipelineError):
+    """A caption file cannot be read: names the file, the line (when known) and what is wrong."""
+
+    def __init__(self, label: str, line: int | None, reason: str):
+        self.label = label
+        self.line = line
+        self.reason = reason
+        super().__init__(label, line, reason)
+
+    def __str__(self) -> str:
+        where = self.label if self.line is None else f"{self.label}:{self.line}"
+        return f"{where}: {self.reason}"

@@ -12,6 +12,7 @@ from typing import Any
 import ffmpeg
 
 from pipeline.aspect import get_strategy
+from pipeline.captions.ass import burn_filter
 from pipeline.jobs import CutJob, OutputJob
 
 # Extra source read past each segment's out point, so the fps filter always has the last
@@ -122,13 +123,19 @@ def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
     return video, audio
 
 
-def _video_for(stream: Any, job: CutJob, out: OutputJob) -> Any:
+def _video_for(
+    stream: Any, job: CutJob, out: OutputJob, subtitles: str | None, fonts_dir: str | None
+) -> Any:
     stream = get_strategy(out.strategy)(stream, out).filter("setsar", 1)
     if out.fps != job.fps:
         stream = stream.filter("fps", fps=rate(out.fps))
     frames = round(out.duration * out.fps)
     if out.duration < job.duration or out.fps != job.fps:
         stream = stream.filter("trim", end_frame=frames)
+    if subtitles is not None:
+        # Last, at the output's own size: libass lays text out in the output's pixels, so
+        # nothing scales it afterwards, and the cue times are already output times.
+        stream = burn_filter(stream, subtitles, fonts_dir or "")
     return stream.filter("format", "yuv420p")
 
 
@@ -170,9 +177,13 @@ def build_argv(
     outputs: Sequence[OutputJob],
     targets: Sequence[str],
     ffmpeg_exe: str = "ffmpeg",
+    subtitles: Sequence[str | None] | None = None,
+    fonts_dir: str | None = None,
 ) -> list[str]:
     """The exact argument list that renders ``outputs`` of ``job`` to ``targets`` (file paths,
-    normally temporary names that the renderer renames when FFmpeg succeeds).
+    normally temporary names that the renderer renames when FFmpeg succeeds). ``subtitles``
+    gives, per output, the ASS file to burn in (or None); ``fonts_dir`` is where libass finds
+    the caption font, so no system font is ever used.
 
     x264 keeps its own thread count (1.5 per core) for every encoder: `make bench` tried one
     and two threads per encoder for four encoders on 2 cores. One thread saved 20% of FFmpeg's
@@ -197,7 +208,8 @@ def build_argv(
         asplit = [anode[i] for i in range(n)]
     streams = []
     for i, (out, target) in enumerate(zip(outputs, targets, strict=True)):
-        v = _video_for(vsplit[i], job, out)
+        subs = subtitles[i] if subtitles else None
+        v = _video_for(vsplit[i], job, out, subs, fonts_dir)
         end = min(bounds[-1], round(out.duration * audio_rate))
         # No asetpts after this trim: the first sample keeps pts 1024, the encoder's output
         # then starts at pts 0, and the muxer needs no edit list to place it.

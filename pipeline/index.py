@@ -28,6 +28,9 @@ class IndexedOutput:
     sha256: str
     url: str
     notes: tuple[str, ...] = ()
+    captions: tuple[tuple[str, str, str], ...] = ()  # (lang, format, url)
+    burned_captions: bool = False
+    caption_lint: tuple[str, ...] = ()
 
 
 def schema() -> dict[str, Any]:
@@ -75,6 +78,12 @@ def build_index(
                         "url": o.url,
                         "content_type": "video/mp4",
                         "notes": list(o.notes),
+                        "captions": [
+                            {"lang": lang, "format": fmt, "url": url}
+                            for lang, fmt, url in o.captions
+                        ],
+                        "burned_captions": o.burned_captions,
+                        "caption_lint": {"warnings": list(o.caption_lint)},
                     }
                     for o in outs
                 ],

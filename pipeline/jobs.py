@@ -12,7 +12,18 @@ from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
+from pipeline.captions.model import Cue
 from pipeline.framing import CropWindow
+
+
+@dataclass(frozen=True)
+class CaptionTrackJob:
+    """One language's captions for one output: retimed through its cut, reflowed for its frame."""
+
+    lang: str
+    cues: tuple[Cue, ...]
+    files: tuple[tuple[str, str], ...]  # (format, path relative to the output folder)
+    notes: tuple[str, ...] = ()  # what retiming and reflow dropped, merged or split
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,17 @@ class OutputJob:
     encode: Encode
     path: str  # relative to the output folder, '/'-separated
     notes: tuple[str, ...] = ()
+    captions: tuple[CaptionTrackJob, ...] = ()
+    burn: str | None = None  # language burned into the picture, if any
     key: str = ""  # content hash of everything that affects the bytes; set by ``with_key``
+
+    @property
+    def sidecars(self) -> tuple[str, ...]:
+        return tuple(path for track in self.captions for _, path in track.files)
+
+    @property
+    def burned_track(self) -> CaptionTrackJob | None:
+        return next((t for t in self.captions if t.lang == self.burn), None)
 
     def with_key(self, cut_key: str) -> OutputJob:
         body = {k: v for k, v in _jsonable(asdict(self)).items() if k not in ("key", "notes")}

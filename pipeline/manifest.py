@@ -28,7 +28,7 @@ from pipeline.timecode import TIMESTAMP_FORMATS, format_timestamp, parse_timesta
 SLUG = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
 SLUG_RULE = "use lower-case letters, digits and '-', starting and ending with a letter or digit"
 HASHTAG = r"^#\w+$"
-LANGUAGE = r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*"
+LANGUAGE = r"[a-z]{2,3}(-([A-Z]{2}|[0-9]{3}))?"  # language, optional region (en, cy, en-GB)
 # What each pattern means, in words, for error messages (the regex stays in the JSON Schema).
 PATTERN_RULES = {
     SLUG: SLUG_RULE,
@@ -128,6 +128,16 @@ class Settings(Strict):
     )
     focus: Focus | None = None
     encoder: Encoder | None = None
+    burn_captions: bool | None = Field(
+        None,
+        description="Burn captions into the picture (default: on for social platforms, off for "
+        "web and YouTube, where players show the sidecar)",
+    )
+    caption_language: str | None = Field(
+        None,
+        description="Which caption language to burn in (default: the first listed)",
+        pattern=r"^[a-z]{2,3}(-([A-Z]{2}|[0-9]{3}))?$",
+    )
 
 
 class Brand(Strict):
@@ -169,6 +179,12 @@ class Campaign(Strict):
         description="Platforms for case studies that list no outputs (first cut, every aspect)",
     )
     output_dir: str = Field("out", description="Output folder, relative to the project root")
+    caption_country: str = Field(
+        "GB",
+        pattern=r"^[A-Z]{2}$",
+        description="Country for caption file names where a platform wants one "
+        "(Facebook: name.en_GB.srt) and the language code gives none",
+    )
     defaults: Settings = Settings()
 
 

@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from fractions import Fraction
 
-from pipeline.errors import PlanError, Problem, SourceError
+from pipeline.captions.model import Track
+from pipeline.errors import CaptionError, PlanError, Problem, SourceError
 from pipeline.framing import CropWindow, fixed_window
 from pipeline.jobs import CutJob, Encode, FailedCase, OutputJob, Plan, SegmentSpan, cut_key
 from pipeline.manifest import Output
 from pipeline.manifest_load import LoadedCaseStudy, Manifests
+from pipeline.plan_captions import plan_captions
 from pipeline.probe import SourceInfo
 from pipeline.profiles import PROFILES
 from pipeline.settings import resolve
@@ -132,6 +134,7 @@ def _plan_case(
     manifests: Manifests,
     loaded: LoadedCaseStudy,
     info: SourceInfo,
+    tracks: Mapping[str, Track],
     versions: tuple[str, str],
     problems: list[Problem],
 ) -> list[CutJob]:
@@ -206,23 +209,29 @@ def _plan_case(
                     audio_rate=settings.audio_rate,
                     audio_channels=settings.audio_channels,
                 )
-                outputs.append(
-                    OutputJob(
-                        case_id=study.id,
-                        cut=cut,
-                        platform=out.platform,
-                        aspect=aspect,
-                        width=size.width,
-                        height=size.height,
-                        fps=fps,
-                        duration=duration,
-                        strategy=settings.strategy,
-                        windows=windows,
-                        encode=encode,
-                        path=f"{study.id}/{cut}/{out.platform}-{size.width}x{size.height}.mp4",
-                        notes=(*notes, *out_notes),
-                    )
+                planned = OutputJob(
+                    case_id=study.id,
+                    cut=cut,
+                    platform=out.platform,
+                    aspect=aspect,
+                    width=size.width,
+                    height=size.height,
+                    fps=fps,
+                    duration=duration,
+                    strategy=settings.strategy,
+                    windows=windows,
+                    encode=encode,
+                    path=f"{study.id}/{cut}/{out.platform}-{size.width}x{size.height}.mp4",
+                    notes=(*notes, *out_notes),
                 )
+                captions, burn, problem = plan_captions(
+                    planned, tracks, segments, cut_fps, settings, campaign.caption_country
+                )
+                if problem:
+                    field = f"outputs[{index}]" if index is not None else "defaults"
+                    line = loaded.line("outputs", index) if index is not None else None
+                    problems.append(Problem(str(loaded.file), line, field, problem))
+                outputs.append(replace(planned, captions=captions, burn=burn))
         job = CutJob(
             case_id=study.id,
             cut=cut,
@@ -258,11 +267,13 @@ def make_plan(
     sources: Mapping[str, SourceInfo | SourceError],
     pipeline_version: str,
     ffmpeg_version: str,
+    captions: Mapping[str, Mapping[str, Track] | CaptionError] | None = None,
 ) -> Plan:
     """Turn validated manifests and probed sources into jobs.
 
     ``sources`` maps case-study id to its probe result; a ``SourceError`` there makes that
-    case study a ``FailedCase`` and the rest go on. Problems that are the manifest's fault
+    case study a ``FailedCase`` and the rest go on; so does a ``CaptionError`` in ``captions``
+    (case-study id -> language -> parsed track). Problems that are the manifest's fault
     (a cut too long for a platform, a segment past the source's end) raise ``PlanError``
     with all of them listed.
     """
@@ -271,12 +282,16 @@ def make_plan(
     failed: list[FailedCase] = []
     for loaded in manifests.case_studies:
         result = sources[loaded.study.id]
-        if isinstance(result, SourceError):
-            failed.append(FailedCase(loaded.study.id, str(result)))
+        tracks = (captions or {}).get(loaded.study.id, {})
+        if isinstance(result, SourceError) or isinstance(tracks, CaptionError):
+            failed.append(
+                FailedCase(
+                    loaded.study.id, str(result if isinstance(result, SourceError) else tracks)
+                )
+            )
             continue
-        jobs.extend(
-            _plan_case(manifests, loaded, result, (pipeline_version, ffmpeg_version), problems)
-        )
+        versions = (pipeline_version, ffmpeg_version)
+        jobs.extend(_plan_case(manifests, loaded, result, tracks, versions, problems))
     if problems:
         raise PlanError([replace(p, file=_relative(p.file, manifests)) for p in problems])
     return Plan(

@@ -49,6 +49,9 @@ class PlatformProfile:
     audio_channels: int
     keyint_seconds: Fraction  # distance between IDR frames (closed GOP)
     preset: str = "faster"  # default x264 preset; see PRESET_CHOICE
+    # Feeds autoplay muted (Meta, X, LinkedIn: ref fact 1 and §4.3), so captions are burned in
+    # by default; the web page and YouTube have players that show the sidecar track instead.
+    burn_captions: bool = True
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -212,6 +215,7 @@ PROFILES: dict[str, PlatformProfile] = {
         audio_channels=2,
         keyint_seconds=Fraction(1, 2),
         preset="medium",
+        burn_captions=False,
         sources={
             "sizes": "16:9, standard sizes up to 2160p: support.google.com/youtube/answer/1722171 "
             "(ref §1.1)",
@@ -266,6 +270,7 @@ PROFILES: dict[str, PlatformProfile] = {
         audio_rate=48000,
         audio_channels=2,
         keyint_seconds=Fraction(2),
+        burn_captions=False,
         sources={
             "sizes": "1920x1080 top rung of the Apple HLS ladder (§1.25); other aspects at the "
             "same 1080 short side (our choice) (ref §1.5)",

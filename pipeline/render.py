@@ -21,6 +21,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from pipeline.captions.ass import to_ass
+from pipeline.captions.fonts import font_family, fonts_dir
+from pipeline.captions.layout import caption_layout
+from pipeline.captions.sidecar import to_srt, to_webvtt
 from pipeline.errors import PipelineError
 from pipeline.ffmpeg_run import Progress, ffmpeg_exe, run
 from pipeline.graph import build_argv
@@ -75,6 +79,8 @@ class Lock:
         target = out_dir / out.path
         if not target.is_file():
             return "output missing"
+        if any(not (out_dir / s).is_file() for s in out.sidecars):
+            return "caption file missing"
         if entry is None:
             return "no record of how the existing file was made"
         if entry.get("key") != out.key:
@@ -105,6 +111,37 @@ class Lock:
         tmp = self.path.with_name(f".{LOCK_FILE}.partial")
         tmp.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
         os.replace(tmp, self.path)
+
+
+def ass_path(root: Path, out: OutputJob) -> Path:
+    """Where the burn-in subtitles for ``out`` are written: named by the output's key, so
+    the path in the FFmpeg command changes exactly when the captions do."""
+    return root / STATE_DIR / "ass" / f"{out.key[:24]}.ass"
+
+
+def write_ass(root: Path, out: OutputJob) -> str | None:
+    track = out.burned_track
+    if track is None:
+        return None
+    target = ass_path(root, out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    style = caption_layout(out.width, out.height, out.aspect)
+    _write_atomic(target, to_ass(track.cues, style, out.width, out.height, font_family()))
+    return str(target)
+
+
+def write_sidecars(root: Path, out: OutputJob) -> None:
+    """The .vtt and .srt files of every caption language, next to the video."""
+    writers = {"vtt": to_webvtt, "srt": to_srt}
+    for track in out.captions:
+        for fmt, rel in track.files:
+            _write_atomic(root / rel, writers[fmt](track.cues))
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    tmp = target.with_name(f".{target.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
 
 
 def _check(out: OutputJob, path: Path) -> tuple[Fraction, str | None]:
@@ -147,7 +184,9 @@ def render_cut(
     logs = root / STATE_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{job.case_id}.{job.cut}.log"
-    argv = build_argv(job, outputs, [str(t) for t in temps], ffmpeg_exe())
+    subtitles = [write_ass(root, o) for o in outputs]
+    fonts = str(fonts_dir(root / STATE_DIR)) if any(subtitles) else None
+    argv = build_argv(job, outputs, [str(t) for t in temps], ffmpeg_exe(), subtitles, fonts)
 
     def report(p: Progress) -> None:
         if progress:
@@ -165,6 +204,7 @@ def render_cut(
             if problem:
                 results.append(OutputResult(out, FAILED, problem))
                 continue
+            write_sidecars(root, out)
             digest = sha256_file(tmp)
             os.replace(tmp, final)
             results.append(OutputResult(out, RENDERED, "", final.stat().st_size, digest, duration))

@@ -20,6 +20,8 @@ class Resolved:
     focus_y: float
     preset: str
     crf: int
+    burn_captions: bool
+    caption_language: str | None
     # dictated by the platform profile, not overridable from a manifest
     profile: str
     level: str
@@ -35,6 +37,8 @@ PIPELINE_DEFAULTS = Resolved(
     # x264's own default; each platform profile chooses its own (profiles.PRESET_CHOICE)
     preset="medium",
     crf=21,
+    burn_captions=False,
+    caption_language=None,
     profile="high",
     level="4.1",
     audio_kbps=128,
@@ -51,6 +55,10 @@ def _apply(base: Resolved, layer: Settings | None) -> Resolved:
         out = replace(out, strategy=layer.strategy)
     if layer.focus is not None:
         out = replace(out, focus_x=layer.focus.x, focus_y=layer.focus.y)
+    if layer.burn_captions is not None:
+        out = replace(out, burn_captions=layer.burn_captions)
+    if layer.caption_language is not None:
+        out = replace(out, caption_language=layer.caption_language)
     if layer.encoder is not None:
         if layer.encoder.preset is not None:
             out = replace(out, preset=layer.encoder.preset)
@@ -69,6 +77,7 @@ def resolve(
     base = replace(
         PIPELINE_DEFAULTS,
         preset=profile.preset,
+        burn_captions=profile.burn_captions,
         profile=profile.h264_profile,
         level=profile.h264_level,
         audio_kbps=profile.audio_kbps,

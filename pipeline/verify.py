@@ -12,6 +12,8 @@ from pathlib import Path
 
 import av
 
+from pipeline.captions.fonts import glyph_warnings
+from pipeline.captions.lint import lint
 from pipeline.errors import PipelineError
 from pipeline.jobs import OutputJob
 from pipeline.probe import OutputFacts, inspect_output
@@ -23,6 +25,7 @@ class CheckResult:
     path: str
     passed: bool
     failures: tuple[str, ...]
+    caption_warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,11 +167,33 @@ def _rules(out: OutputJob, f: OutputFacts, mp4: _Mp4Facts) -> list[str]:
     return failures
 
 
-def verify_output(out: OutputJob, out_dir: Path) -> CheckResult:
+def caption_warnings(out: OutputJob, out_dir: Path) -> list[str]:
+    """Lint each caption track as delivered, and check its sidecars are in place."""
+    warnings = []
+    for track in out.captions:
+        warnings += [f"{track.lang}: {w}" for w in lint(track.cues, out.fps)]
+        for fmt, rel in track.files:
+            if not (out_dir / rel).is_file():
+                warnings.append(f"{track.lang}: {fmt} sidecar {rel} is missing")
+    burned = out.burned_track
+    if burned is not None:
+        warnings += glyph_warnings(burned.cues, f"{burned.lang} burned-in captions")
+    return warnings
+
+
+def verify_output(out: OutputJob, out_dir: Path, strict_captions: bool = False) -> CheckResult:
+    """Check one rendered output; caption lint findings fail it only with ``strict_captions``."""
     path = out_dir / out.path
     try:
         facts = inspect_output(path)
     except PipelineError as exc:
         return CheckResult(out.path, False, (str(exc),))
-    failures = tuple(_rules(out, facts, _mp4_facts(path)))
-    return CheckResult(out.path, not failures, failures)
+    failures = _rules(out, facts, _mp4_facts(path))
+    notes = tuple(caption_warnings(out, out_dir))
+    missing_sidecar = [n for n in notes if n.endswith("is missing")]
+    failures += missing_sidecar
+    if strict_captions:
+        failures += [
+            f"caption lint (--strict-captions): {n}" for n in notes if n not in missing_sidecar
+        ]
+    return CheckResult(out.path, not failures, tuple(failures), notes)

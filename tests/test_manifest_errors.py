@@ -80,7 +80,8 @@ CASES: list[tuple[str, str, str]] = [
         "unknown-nested-key",
         edit("    cut: short", "    cut: short\n    aspect: ['1:1']"),
         "manifests/alpha.yaml:11: outputs[0].aspect: unknown key 'aspect' (allowed: strategy, "
-        "focus, encoder, platform, cut, aspects, fit); did you mean 'aspects'?",
+        "focus, encoder, burn_captions, caption_language, platform, cut, aspects, fit); "
+        "did you mean 'aspects'?",
     ),
     (
         "wrong-type",
