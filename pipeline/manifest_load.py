@@ -91,26 +91,42 @@ def _check_paths(loaded: LoadedCaseStudy, root: Path, problems: list[Problem]) -
             )
         )
     for lang, rel in study.captions.items():
-        target = loaded.caption_paths()[lang]
-        if not _inside(root, target):
-            problems.append(
-                Problem(
-                    file,
-                    loaded.line("captions", lang),
-                    f"captions.{lang}",
-                    f"{rel!r} is outside the project root; keep caption files inside the project",
-                )
+        _check_file(
+            loaded,
+            root,
+            ("captions", lang),
+            rel,
+            problems,
+            outside="; keep caption files inside the project",
+            missing=f"caption file {rel!r}",
+            relative_to="this manifest",
+        )
+
+
+def _check_file(
+    loaded: Located,
+    root: Path,
+    loc: tuple[str, str],
+    rel: str,
+    problems: list[Problem],
+    *,
+    outside: str,
+    missing: str,
+    relative_to: str,
+) -> None:
+    """A file a manifest names must be inside the project root and exist."""
+    target = (loaded.file.parent / rel).resolve()
+    where = (str(loaded.file), loaded.line(*loc), ".".join(loc))
+    if not _inside(root, target):
+        problems.append(Problem(*where, f"{rel!r} is outside the project root{outside}"))
+    elif not target.is_file():
+        problems.append(
+            Problem(
+                *where,
+                f"{missing} does not exist (looked for {_rel(target, root)}; "
+                f"paths are relative to {relative_to})",
             )
-        elif not target.is_file():
-            problems.append(
-                Problem(
-                    file,
-                    loaded.line("captions", lang),
-                    f"captions.{lang}",
-                    f"caption file {rel!r} does not exist (looked for "
-                    f"{_rel(target, root)}; paths are relative to this manifest)",
-                )
-            )
+        )
 
 
 def _check_campaign_paths(loaded: LoadedCampaign, root: Path, problems: list[Problem]) -> None:
@@ -128,27 +144,16 @@ def _check_campaign_paths(loaded: LoadedCampaign, root: Path, problems: list[Pro
         )
     for key in ("font", "logo"):
         rel = getattr(camp.brand, key)
-        if rel is None:
-            continue
-        target = (loaded.file.parent / rel).resolve()
-        if not _inside(root, target):
-            problems.append(
-                Problem(
-                    file,
-                    loaded.line("brand", key),
-                    f"brand.{key}",
-                    f"{rel!r} is outside the project root",
-                )
-            )
-        elif not target.is_file():
-            problems.append(
-                Problem(
-                    file,
-                    loaded.line("brand", key),
-                    f"brand.{key}",
-                    f"{key} file {rel!r} does not exist (looked for "
-                    f"{_rel(target, root)}; paths are relative to {CAMPAIGN_FILE})",
-                )
+        if rel is not None:
+            _check_file(
+                loaded,
+                root,
+                ("brand", key),
+                rel,
+                problems,
+                outside="",
+                missing=f"{key} file {rel!r}",
+                relative_to=CAMPAIGN_FILE,
             )
 
 
