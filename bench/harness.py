@@ -34,7 +34,7 @@ from pipeline.framing import crop_size
 from pipeline.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "bench" / "work"
+WORK = ROOT / "bench" / "scratch"
 RESULTS = ROOT / "bench" / "results"
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 PY = sys.executable
@@ -55,7 +55,7 @@ def ffmpeg(*args: str) -> list[str]:
 
 
 def make_source(path: Path, seconds: int, size: tuple[int, int], fps: int) -> str:
-    """Write a workload source once (kept in bench/work); return what it was made from."""
+    """Write a workload source once (kept in bench/scratch); return what it was made from."""
     if path.exists():
         return path.with_suffix(".txt").read_text()
     w, h = size
@@ -190,7 +190,7 @@ def write_project(
     link = root / "media" / source.name
     if not link.exists():
         # a hard link, not a symlink: the pipeline refuses sources that resolve outside the
-        # project root, and a symlink into bench/work would
+        # project root, and a symlink into bench/scratch would
         os.link(source, link)
     (root / "manifests" / "campaign.yaml").write_text(
         f'name: Bench\nhashtag: "#Bench"\ndefaults:\n  encoder: {{preset: {preset}, crf: {crf}}}\n'
@@ -244,7 +244,7 @@ def vmaf(distorted: Path, source: Path, aspect: str) -> float:
 
 def row(label: str, m: Measurement, out_seconds: float) -> dict[str, Any]:
     if m.returncode != 0:
-        raise SystemExit(f"{label} failed with exit code {m.returncode}; see bench/work/*.log")
+        raise SystemExit(f"{label} failed with exit code {m.returncode}; see bench/scratch/*.log")
     return {"row": label, **asdict(m), "realtime": out_seconds / m.wall_s}
 
 
@@ -426,7 +426,7 @@ def main() -> int:
             )
             if m.returncode != 0:
                 raise SystemExit(
-                    f"{minutes}-minute render failed; see bench/work/long-{minutes}.log"
+                    f"{minutes}-minute render failed; see bench/scratch/long-{minutes}.log"
                 )
             long_rows[f"{minutes} min"] = asdict(m)
 
