@@ -30,6 +30,7 @@ from measure import Measurement, measure
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.captions.fonts import font_file
 from pipeline.framing import crop_size
 from pipeline.profiles import PROFILES
 
@@ -386,8 +387,6 @@ def main() -> int:
         pad_out,
     )
     console.print("(b2) MoviePy, blur-pad + captions ...")
-    from pipeline.captions.fonts import font_file
-
     rows["b2"] = row(
         "(b2) MoviePy 2: pad + captions",
         measure(

@@ -122,6 +122,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 def _plan(args: argparse.Namespace, console: Console) -> int:
     from pipeline.build import plan_campaign
+    from pipeline.captions.fonts import fonts_folder
     from pipeline.ffmpeg_run import ffmpeg_exe
     from pipeline.graph import build_argv
     from pipeline.jobs import to_jsonable
@@ -174,7 +175,7 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
             targets = [str(temp_name(manifests.output_dir / o.path)) for o in job.outputs]
             out.print(f"\n# {job.name}", style="bold", markup=False)
             subs = [str(ass_path(manifests.output_dir, o)) if o.burn else None for o in job.outputs]
-            fonts = str(manifests.output_dir / STATE_DIR / "caption-fonts")
+            fonts = str(fonts_folder(manifests.output_dir / STATE_DIR))
             print(shlex.join(build_argv(job, job.outputs, targets, ffmpeg_exe(), subs, fonts)))
     return 1 if plan.failed else 0
 

@@ -36,6 +36,11 @@ def font_file() -> Path:
     return path
 
 
+def fonts_folder(parent: Path) -> Path:
+    """Where ``fonts_dir`` puts the caption font, without creating it (for printed commands)."""
+    return parent / "caption-fonts"
+
+
 def fonts_dir(parent: Path) -> Path:
     """A folder holding only the caption font, to hand FFmpeg's ``ass`` filter as
     ``fontsdir``: ``parent / "caption-fonts"``, filled on first use.
@@ -45,7 +50,7 @@ def fonts_dir(parent: Path) -> Path:
     file it warns it cannot open, on every render.
     """
     src = font_file()
-    folder = parent / "caption-fonts"
+    folder = fonts_folder(parent)
     dest = folder / src.name
     if not (dest.is_file() and dest.stat().st_size == src.stat().st_size):
         folder.mkdir(parents=True, exist_ok=True)
