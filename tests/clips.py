@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import imageio_ffmpeg
+
+from pipeline.probe import SourceInfo
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
@@ -122,3 +125,24 @@ def make_flash_beep_clip(
         str(path.with_suffix(".mov")),
     )
     return path.with_suffix(".mov")
+
+
+def fake_source(path: str, **kw: object) -> SourceInfo:
+    """Probe facts for plan tests that never touch media: 1080p25 with audio, 20 s."""
+    facts: dict[str, object] = dict(
+        path=path,
+        sha256="0" * 64,
+        size=1000,
+        duration=Fraction(20),
+        width=1920,
+        height=1080,
+        sar=Fraction(1),
+        rotation=0,
+        fps=Fraction(25),
+        video_codec="h264",
+        has_audio=True,
+        audio_rate=44100,
+        audio_channels=2,
+    )
+    facts.update(kw)
+    return SourceInfo(**facts)  # type: ignore[arg-type]

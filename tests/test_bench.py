@@ -19,7 +19,7 @@ from measure import measure  # noqa: E402
 from pipeline.graph import _encode_args  # noqa: E402
 from pipeline.manifest_load import load_manifests  # noqa: E402
 from pipeline.plan import make_plan  # noqa: E402
-from pipeline.probe import SourceInfo  # noqa: E402
+from tests.clips import fake_source  # noqa: E402
 
 
 def _pairs(args: list[str]) -> dict[str, str]:
@@ -36,21 +36,7 @@ def test_hand_written_rows_use_the_pipelines_encoder_settings(tmp_path: Path, as
         "id: bench\ntitle: B\narea: B\nsource: ../media/s.mp4\ncuts: {full: [[0, 20]]}\n"
         f'outputs: [{{platform: web, cut: full, aspects: ["{aspect}"]}}]\n'
     )
-    source = SourceInfo(
-        path="s.mp4",
-        sha256="0" * 64,
-        size=1,
-        duration=Fraction(20),
-        width=1920,
-        height=1080,
-        sar=Fraction(1),
-        rotation=0,
-        fps=Fraction(FPS),
-        video_codec="h264",
-        has_audio=True,
-        audio_rate=48000,
-        audio_channels=2,
-    )
+    source = fake_source("s.mp4", size=1, fps=Fraction(FPS), audio_rate=48000)
     plan = make_plan(load_manifests(tmp_path / "manifests"), {"bench": source}, "v", "f")
     job = plan.jobs[0]
     ours = {k: str(v) for k, v in _encode_args(job, job.outputs[0]).items()}

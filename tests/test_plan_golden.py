@@ -20,7 +20,7 @@ from pipeline.graph import build_argv
 from pipeline.jobs import to_jsonable
 from pipeline.manifest_load import load_manifests
 from pipeline.plan import make_plan
-from pipeline.probe import SourceInfo
+from tests.clips import fake_source as _source
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -54,26 +54,6 @@ source: ../media/phone.mp4
 cuts:
   only: [[0.5, 4]]
 """
-
-
-def _source(path: str, **kw: object) -> SourceInfo:
-    facts: dict[str, object] = dict(
-        path=path,
-        sha256="0" * 64,
-        size=1000,
-        duration=Fraction(20),
-        width=1920,
-        height=1080,
-        sar=Fraction(1),
-        rotation=0,
-        fps=Fraction(25),
-        video_codec="h264",
-        has_audio=True,
-        audio_rate=44100,
-        audio_channels=2,
-    )
-    facts.update(kw)
-    return SourceInfo(**facts)  # type: ignore[arg-type]
 
 
 @pytest.fixture
