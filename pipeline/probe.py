@@ -50,6 +50,20 @@ class SourceInfo:
         return w, h
 
 
+def _frame_rate(v: Any) -> Fraction:
+    """The stream's nominal rate when the measured average agrees with it within 1%.
+
+    The average is frames over duration, and a container that leaves out the last frame's
+    duration reports 599 frames in 20 s as 29.95 fps, which is nearer 29.97 than 30; the
+    nominal rate says 30. Variable-rate phone footage keeps its average.
+    """
+    average = _fraction(v.average_rate, Fraction(0))
+    nominal = _fraction(v.base_rate, Fraction(0)) or _fraction(v.guessed_rate, Fraction(0))
+    if average and nominal and abs(average - nominal) / nominal < Fraction(1, 100):
+        return nominal
+    return average or nominal
+
+
 def _fraction(value: object, fallback: Fraction) -> Fraction:
     if value is None:
         return fallback
@@ -147,7 +161,7 @@ def probe(path: Path, cache_file: Path | None = None, label: str | None = None) 
         duration = _duration(container, v)
         if duration <= 0:
             raise SourceError(name, "has no duration; the file may be truncated or not video")
-        fps = _fraction(v.average_rate, Fraction(0)) or _fraction(v.guessed_rate, Fraction(0))
+        fps = _frame_rate(v)
         if not fps:
             raise SourceError(name, "has no frame rate")
         sar = _fraction(v.sample_aspect_ratio, Fraction(1))
