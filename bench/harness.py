@@ -5,10 +5,13 @@ Workload: a 20 s 1920x1080 30 fps source (the real clips in ../shared/media join
 scaled when present, else lavfi test pattern with noise and motion) rendered to 16:9
 1920x1080, 1:1 1080x1080, 4:5 1080x1350 and 9:16 1080x1920 with the same x264 settings
 (the web profile's, at the preset and CRF below) everywhere:
-  (a) the pipeline's `render`           (b) a plain MoviePy 2 script
-  (c) four FFmpeg commands in sequence  (d) one FFmpeg command decoding once, split to four
-Then: no-op re-render, probe+plan share, Python peak RSS for 1- and 10-minute sources, and
-per x264 preset the time, size and VMAF of the 1:1 output against the same crop of the source.
+  (a) the pipeline's `render`, centre crop   (b) a plain MoviePy 2 script
+  (c) four FFmpeg commands in sequence       (d) one FFmpeg command decoding once, split
+  (a3) the pipeline's default: source analysis and face-aware reframing (auto)
+  (a2)/(b2) blur-pad and burned-in captions, pipeline against MoviePy, on the first 2 s
+Then: no-op re-render, probe+plan share, analysis share of the (a3) render, Python peak RSS
+for 1- and 10-minute sources, and per x264 preset the time, size and VMAF of the 1:1 output
+against the same crop of the source.
 """
 
 from __future__ import annotations
@@ -185,6 +188,7 @@ def write_project(
     seconds: float,
     extra: str = "",
     captions: str = "",
+    strategy: str = "auto",
 ) -> Path:
     (root / "manifests").mkdir(parents=True, exist_ok=True)
     (root / "media").mkdir(exist_ok=True)
@@ -195,6 +199,8 @@ def write_project(
         os.link(source, link)
     (root / "manifests" / "campaign.yaml").write_text(
         f'name: Bench\nhashtag: "#Bench"\ndefaults:\n  encoder: {{preset: {preset}, crf: {crf}}}\n'
+        + (f"  strategy: {strategy}\n" if strategy != "centre" else "")
+        + ("  strategy: crop\n  focus: {x: 0.5, y: 0.5}\n" if strategy == "centre" else "")
     )
     quoted = ", ".join(f'"{a}"' for a in aspects)
     caption_line = ""
@@ -276,16 +282,38 @@ def main() -> int:
     # (a) the pipeline, as the media team runs it
     proj = WORK / "pipeline-project"
     shutil.rmtree(proj, ignore_errors=True)
-    manifests = write_project(proj, source, args.preset, args.crf, "web", list(SIZES), SECONDS)
+    # a centred crop, like the hand-written rows: the same work, so (a)/(d) is overhead only
+    manifests = write_project(
+        proj, source, args.preset, args.crf, "web", list(SIZES), SECONDS, strategy="centre"
+    )
     cli = [PY, "-m", "pipeline", "-q", "-m", str(manifests)]
-    console.print("(a) pipeline render ...")
+    console.print("(a) pipeline render, centred crop ...")
     rows["a"] = row(
-        "(a) pipeline render",
+        "(a) pipeline render, centre crop",
         measure([*cli, "render", "-j", "1"], cwd=ROOT, log=WORK / "a.log"),
         out_seconds,
     )
     noop = measure([*cli, "render"], cwd=ROOT, log=WORK / "a-noop.log")
     planned = measure([*cli, "plan", "--json"], cwd=ROOT, log=WORK / "a-plan.log")
+
+    # (a3) the pipeline's default: analysis (uncached) and face-aware reframing
+    console.print("(a3) pipeline render, auto reframing ...")
+    auto_proj = WORK / "pipeline-auto-project"
+    shutil.rmtree(auto_proj, ignore_errors=True)
+    auto_manifests = write_project(
+        auto_proj, source, args.preset, args.crf, "web", list(SIZES), SECONDS
+    )
+    rows["a3"] = row(
+        "(a3) pipeline render, auto reframing",
+        measure(
+            [PY, "-m", "pipeline", "-q", "-m", str(auto_manifests), "render", "-j", "1"],
+            cwd=ROOT,
+            log=WORK / "a3.log",
+        ),
+        out_seconds,
+    )
+    (cached,) = (auto_proj / ".pipeline-cache" / "analysis").glob("*.json")
+    analysis_s = float(json.loads(cached.read_text())["seconds"])
 
     # (b) MoviePy 2, the straightforward way
     console.print("(b) MoviePy script ...")
@@ -459,7 +487,9 @@ def main() -> int:
             }
         )
 
-    report(rows, noop, planned, long_rows, preset_rows, args, what, time.time() - started)
+    report(
+        rows, noop, planned, analysis_s, long_rows, preset_rows, args, what, time.time() - started
+    )
     return 0
 
 
@@ -467,6 +497,7 @@ def report(
     rows: dict[str, dict[str, Any]],
     noop: Measurement,
     planned: Measurement,
+    analysis_s: float,
     long_rows: dict[str, dict[str, Any]],
     preset_rows: list[dict[str, Any]],
     args: argparse.Namespace,
@@ -496,6 +527,11 @@ def report(
     console.print(t)
     console.print(f"(a)/(d) = {a / d:.3f}   (target <= 1.10)")
     console.print(f"(b)/(a) = {b / a:.2f}    (target >= 2 for plain crops)")
+    a3 = float(rows["a3"]["wall_s"])
+    console.print(
+        f"(a3)/(d) = {a3 / d:.3f}  (auto reframing; analysis {analysis_s:.1f} s = "
+        f"{analysis_s / a3:.1%} of the render, target <= 15%)"
+    )
     a2, b2 = float(rows["a2"]["wall_s"]), float(rows["b2"]["wall_s"])
     console.print(f"(b2)/(a2) = {b2 / a2:.2f}  (target >= 5 with blur-pad and burned-in captions)")
     frames = SECONDS * FPS * len(SIZES)
@@ -542,7 +578,14 @@ def report(
         "crf": args.crf,
         "source": what,
         "rows": rows,
-        "ratios": {"a_over_d": a / d, "b_over_a": b / a, "b2_over_a2": b2 / a2},
+        "ratios": {
+            "a_over_d": a / d,
+            "b_over_a": b / a,
+            "b2_over_a2": b2 / a2,
+            "a3_over_d": a3 / d,
+        },
+        "analysis_s": analysis_s,
+        "analysis_share": analysis_s / a3,
         "noop_rerender_s": noop.wall_s,
         "probe_plan_s": planned.wall_s,
         "long_sources": long_rows,

@@ -23,4 +23,4 @@ profiles.PROFILES["bench_lowres"] = replace(
 )
 
 if __name__ == "__main__":
-    sys.exit(main(["-q", "-m", sys.argv[1], "render", "-j", "1"]))
+    sys.exit(main(["-q", "-m", sys.argv[1], *(sys.argv[2:] or ["render", "-j", "1"])]))

@@ -1,7 +1,7 @@
 """Aspect strategies: how a picture of one shape becomes an output of another.
 
-A small registry, so a face-aware strategy can be added by name without touching the
-renderer. Each strategy maps a video stream (square pixels, the cut's frame rate) to a
+A small registry, so a strategy can be added by name without touching the renderer.
+Each strategy maps a video stream (square pixels, the cut's frame rate) to a
 stream of exactly the output's size.
 """
 
@@ -18,7 +18,25 @@ class AspectStrategy(Protocol):
 
 
 def crop(stream: Any, out: OutputJob) -> Any:
-    """Cut the output's shape out of the source around the focus point, then scale.
+    """Follow the output's crop path; blur-pad the time ranges the plan says to.
+
+    Used for ``auto`` and ``crop``: the plan has already turned faces, shots and manifest
+    overrides into the path and the padded ranges.
+    """
+    if not out.pad_ranges:
+        return _cropped(stream, out)
+    node = stream.split()
+    # Both branches see every frame (overlay needs both inputs in step), but the pad
+    # branch is only composited inside its ranges; its blur runs at 1/8 size, so the
+    # extra cost is mostly the foreground scale.
+    enable = "+".join(
+        f"between(t,{float(a) - 0.001:.6f},{float(b) - 0.002:.6f})" for a, b in out.pad_ranges
+    )
+    return _cropped(node[0], out).overlay(pad(node[1], out), x=0, y=0, enable=enable)
+
+
+def _cropped(stream: Any, out: OutputJob) -> Any:
+    """Cut the output's shape out of the source along the crop path, then scale.
 
     Window size is fixed per output (FFmpeg's crop cannot change size mid-stream); its
     position may change over time through expressions of ``t``.
@@ -64,7 +82,7 @@ def pad(stream: Any, out: OutputJob) -> Any:
     return bg.overlay(fg, x="(W-w)/2", y="(H-h)/2")
 
 
-STRATEGIES: dict[str, AspectStrategy] = {"crop": crop, "pad": pad}
+STRATEGIES: dict[str, AspectStrategy] = {"auto": crop, "crop": crop, "pad": pad}
 
 
 def get_strategy(name: str) -> AspectStrategy:

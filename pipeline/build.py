@@ -16,10 +16,11 @@ from pipeline.ffmpeg_run import ffmpeg_version
 from pipeline.index import IndexedOutput, build_index, write_index
 from pipeline.jobs import CutJob, OutputJob, Plan
 from pipeline.manifest_load import Manifests, load_manifests
-from pipeline.plan import make_plan
+from pipeline.plan import make_plan, needs_analysis
 from pipeline.probe import SourceInfo, probe
 from pipeline.publish import get_backend
 from pipeline.render import FAILED, OutputResult, render_plan
+from pipeline.scene import SourceAnalysis
 from pipeline.verify import verify_output
 
 CONTENT_TYPES = {"vtt": "text/vtt", "srt": "application/x-subrip"}
@@ -64,11 +65,52 @@ def read_captions(manifests: Manifests) -> dict[str, dict[str, Track] | CaptionE
     return results
 
 
-def plan_campaign(manifest_dir: Path, root: Path | None = None) -> tuple[Manifests, Plan]:
+def analyze_sources(
+    manifests: Manifests,
+    sources: dict[str, SourceInfo | SourceError],
+    on_progress: Callable[[str, float], None] | None = None,
+) -> dict[str, SourceAnalysis]:
+    """Find shots, faces and motion in every readable source, once per content hash.
+
+    A source that probes but cannot be analysed is rendered with a centred crop (and a
+    warning), not failed: the analysis only improves framing.
+    """
+    from pipeline.analyze import analyze  # OpenCV: only imported when needed
+
+    cache = manifests.root / CACHE_DIR / "analysis"
+    results: dict[str, SourceAnalysis] = {}
+    wanted = needs_analysis(manifests)
+    for case_id, info in sources.items():
+        if isinstance(info, SourceError) or case_id not in wanted:
+            continue
+
+        def progress(done: float, case_id: str = case_id) -> None:
+            if on_progress is not None:
+                on_progress(case_id, done)
+
+        try:
+            results[case_id] = analyze(Path(info.path), info.sha256, cache, progress=progress)
+        except SourceError as exc:
+            log.warning("%s: cannot analyse the source for framing (%s); centring", case_id, exc)
+    return results
+
+
+def plan_campaign(
+    manifest_dir: Path,
+    root: Path | None = None,
+    *,
+    analyse: bool = True,
+    on_analysis: Callable[[str, float], None] | None = None,
+) -> tuple[Manifests, Plan]:
+    """Load, probe, read captions, analyse (unless ``analyse`` is False: crops are then
+    centred, which is enough to validate) and plan."""
     manifests = load_manifests(manifest_dir, root)
     sources = probe_sources(manifests)
     captions = read_captions(manifests)
-    plan = make_plan(manifests, sources, __version__, ffmpeg_version(), captions=captions)
+    analyses = analyze_sources(manifests, sources, on_analysis) if analyse else {}
+    plan = make_plan(
+        manifests, sources, __version__, ffmpeg_version(), captions=captions, analyses=analyses
+    )
     return manifests, plan
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipeline {validate,plan,render,schema,samples}``.
+"""Command line: ``python -m pipeline {validate,plan,render,reframe-preview,schema,samples}``.
 
 The only place that prints, configures logging, and turns errors into exit codes:
 0 success, 1 some job failed, 2 invalid manifests or usage, 130 interrupted.
@@ -7,6 +7,7 @@ The only place that prints, configures logging, and turns errors into exit codes
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -21,6 +23,10 @@ from rich.table import Table
 
 from pipeline import __version__, logs
 from pipeline.errors import ManifestError, PipelineError, PlanError
+
+if TYPE_CHECKING:
+    from pipeline.jobs import OutputJob, Plan
+    from pipeline.manifest_load import Manifests
 
 log = logging.getLogger("pipeline")
 
@@ -69,6 +75,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--out", type=Path, default=Path("schemas"), help="folder to write to (default: schemas)"
+    )
+    rp = sub.add_parser(
+        "reframe-preview",
+        help="write a contact sheet per cut of a case study: frames, faces and crop windows",
+    )
+    rp.add_argument("case", help="case study id")
+    rp.add_argument("--cut", default=None, help="only this cut (default: every cut)")
+    rp.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="PNG to write (one cut only; default: OUTPUT_DIR/reframe-preview/CASE-CUT.png)",
     )
     sm = sub.add_parser("samples", help="generate the sample campaign's footage into media/")
     sm.add_argument("--force", action="store_true", help="regenerate even if present")
@@ -120,15 +138,36 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _plan(args: argparse.Namespace, console: Console) -> int:
+def _planned(args: argparse.Namespace, console: Console) -> tuple[Manifests, Plan]:
+    """Plan the campaign, with a progress bar per source while sources are analysed."""
     from pipeline.build import plan_campaign
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        console=console,
+        disable=args.quiet,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_analysis(case_id: str, done: float) -> None:
+            if case_id not in tasks:
+                tasks[case_id] = progress.add_task(f"analysing {case_id}", total=1.0)
+            progress.update(tasks[case_id], completed=done)
+
+        return plan_campaign(args.manifests, on_analysis=on_analysis)
+
+
+def _plan(args: argparse.Namespace, console: Console) -> int:
     from pipeline.captions.fonts import fonts_folder
     from pipeline.ffmpeg_run import ffmpeg_exe
     from pipeline.graph import build_argv
     from pipeline.jobs import to_jsonable
     from pipeline.render import STATE_DIR, ass_path, temp_name
 
-    manifests, plan = plan_campaign(args.manifests)
+    manifests, plan = _planned(args, console)
     if args.json:
         print(json.dumps(to_jsonable(plan), indent=2))
         return 1 if plan.failed else 0
@@ -148,7 +187,7 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
                 f"{job.source_label} [{segs}]" if i == 0 else "",
                 o.path,
                 o.aspect,
-                o.strategy,
+                _framing(o),
                 f"{float(o.duration):.2f} s",
                 ",".join(t.lang for t in o.captions) + (f"; burn {o.burn}" if o.burn else ""),
                 "; ".join(o.notes),
@@ -180,12 +219,22 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     return 1 if plan.failed else 0
 
 
+def _framing(o: OutputJob) -> str:
+    moves = sum((a.x, a.y) != (b.x, b.y) for a, b in itertools.pairwise(o.windows))
+    parts = [o.strategy]
+    if moves:
+        parts.append(f"{moves} moves")
+    if o.pad_ranges:
+        parts.append(f"{len(o.pad_ranges)} padded")
+    return ", ".join(parts)
+
+
 def _render(args: argparse.Namespace, console: Console) -> int:
-    from pipeline.build import plan_campaign, render_campaign
-    from pipeline.jobs import CutJob, OutputJob
+    from pipeline.build import render_campaign
+    from pipeline.jobs import CutJob
     from pipeline.render import FAILED, RENDERED, UP_TO_DATE, OutputResult
 
-    manifests, plan = plan_campaign(args.manifests)
+    manifests, plan = _planned(args, console)
     workers = args.jobs or max(1, (os.cpu_count() or 1) // 4)
     tasks: dict[str, TaskID] = {}
     with Progress(
@@ -262,6 +311,71 @@ def _schema(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _reframe_preview(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.analyze import analyze
+    from pipeline.build import CACHE_DIR
+    from pipeline.errors import SourceError
+    from pipeline.preview import contact_sheet
+
+    manifests, plan = _planned(args, console)
+    known = sorted(c.study.id for c in manifests.case_studies)
+    if args.case not in known:
+        console.print(
+            f"unknown case study {args.case!r}; known: {', '.join(known)}",
+            style="red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 2
+    failed = next((f for f in plan.failed if f.case_id == args.case), None)
+    if failed is not None:
+        console.print(
+            f"{args.case}: cannot preview: {failed.reason}",
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
+        return 1
+    jobs = [j for j in plan.jobs if j.case_id == args.case]
+    cuts = [j.cut for j in jobs]
+    if args.cut is not None:
+        jobs = [j for j in jobs if j.cut == args.cut]
+        if not jobs:
+            console.print(
+                f"{args.case} has no cut {args.cut!r} with outputs; cuts: {', '.join(cuts)}",
+                style="red",
+                markup=False,
+                soft_wrap=True,
+            )
+            return 2
+    if args.out is not None and len(jobs) > 1:
+        console.print(
+            f"--out names one file but {args.case} has {len(jobs)} cuts: "
+            f"add --cut ({', '.join(cuts)})",
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
+        return 2
+    for job in jobs:
+        try:
+            # planning analysed the source already: this reads the cached result
+            analysis = analyze(
+                Path(job.source), job.source_sha256, manifests.root / CACHE_DIR / "analysis"
+            )
+        except SourceError as exc:
+            log.warning("%s: no source analysis (%s); drawing crop windows only", job.name, exc)
+            analysis = None
+        target = args.out or (
+            manifests.output_dir / "reframe-preview" / f"{job.case_id}-{job.cut}.png"
+        )
+        written = contact_sheet(job, analysis, Path(job.source), target)
+        inside = written.resolve().is_relative_to(Path.cwd())
+        print(os.path.relpath(written) if inside else written)
+    return 0
+
+
 def _samples(args: argparse.Namespace, console: Console) -> int:
     from pipeline.samples import make_samples
 
@@ -277,6 +391,7 @@ COMMANDS = {
     "render": _render,
     "schema": _schema,
     "samples": _samples,
+    "reframe-preview": _reframe_preview,
 }
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Where each output's picture comes from in the source: the crop window over time.
 
-Today the window is fixed for a whole cut (centre, or the manifest's focus point). The
-face-aware reframer will produce several windows per cut (one per shot, or a smooth path);
-everything downstream already takes a tuple of windows and renders them with per-frame
-crop expressions, so it can slot in here without touching the renderer.
+A crop path is a tuple of windows, each valid from its ``start`` (output time). A window
+either holds until the next one starts (and the crop jumps there: a hard cut at a shot
+change) or glides to the next one's position in a straight line. ``reframe`` makes paths
+from the source analysis; the crop filter follows them through per-frame expressions of
+``t``, so a moving crop costs no Python per frame; thumbnails read them with ``crop_at``.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -22,6 +24,7 @@ class CropWindow:
     y: int
     w: int
     h: int
+    glide: bool = False  # move linearly to the next window's position, arriving at its start
 
 
 def _even(v: float | Fraction) -> int:
@@ -52,16 +55,49 @@ def fixed_window(
     return CropWindow(Fraction(0), x, y, w, h)
 
 
+# Hard jumps switch this long before their frame's timestamp: frames are at least 1/120 s
+# apart, and a float ``t`` may land a hair either side of the exact start time.
+_EARLY = 0.001
+
+
 def position_expr(windows: tuple[CropWindow, ...], axis: str) -> str:
     """FFmpeg expression for the crop's x or y as a function of output time ``t``.
 
-    A single window is a constant; several windows become a nested ``if(lt(t,..))`` chain
-    evaluated per frame by the crop filter, so a moving crop needs no Python per frame.
+    A flat sum of one term per change (a step for a jump, a clipped ramp for a glide), not a
+    nested ``if`` chain: a tracking shot has hundreds of knots, and FFmpeg's expression
+    parser recurses once per nesting level.
     """
     values = [getattr(w, axis) for w in windows]
     if len(set(values)) == 1:
         return str(values[0])
-    expr = str(values[-1])
-    for win, nxt in zip(reversed(windows[:-1]), reversed(windows[1:]), strict=True):
-        expr = f"if(lt(t,{float(nxt.start):.6f}),{getattr(win, axis)},{expr})"
-    return expr
+    terms = [str(values[0])]
+    for prev, nxt in itertools.pairwise(windows):
+        delta = getattr(nxt, axis) - getattr(prev, axis)
+        if delta == 0:
+            continue
+        if prev.glide:
+            a, b = float(prev.start), float(nxt.start)
+            # min/max, not clip: the crop filter also evaluates this once at setup with t
+            # NaN, where clip() stays NaN and fails the filter; max(NaN, 0) is 0
+            terms.append(f"{delta}*min(max((t-{a:.6f})/{b - a:.6f},0),1)")
+        else:
+            terms.append(f"{delta}*gte(t,{float(nxt.start) - _EARLY:.6f})")
+    return "+".join(terms).replace("+-", "-")
+
+
+def crop_at(windows: tuple[CropWindow, ...], t: Fraction | float) -> tuple[int, int, int, int]:
+    """The crop rectangle (x, y, w, h) at output time ``t``, as the crop filter computes it
+    (while gliding, float rounding can put the two a pixel apart)."""
+    current = windows[0]
+    following: CropWindow | None = None
+    for i, win in enumerate(windows):
+        if float(win.start) - _EARLY <= float(t):
+            current = win
+            following = windows[i + 1] if i + 1 < len(windows) else None
+    if current.glide and following is not None:
+        a, b = float(current.start), float(following.start)
+        k = min(max((float(t) - a) / (b - a), 0.0), 1.0)
+        x = current.x + (following.x - current.x) * k
+        y = current.y + (following.y - current.y) * k
+        return int(x), int(y), current.w, current.h
+    return current.x, current.y, current.w, current.h

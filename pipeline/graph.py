@@ -86,7 +86,9 @@ def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
             .filter("fps", fps=r, start_time=0, round="near")
             .filter("tpad", stop_mode="clone", stop=math.ceil(job.fps))
             .filter("trim", end_frame=frames)
-            .filter("setpts", f"N/({r})/TB")
+            # round(): N/(25/1)/TB with TB 1/25 is 93.99999 for N=94 in floating point, and
+            # setpts truncates: frame 94 got frame 93's time and the encoder dropped it
+            .filter("setpts", f"round(N/({r})/TB)")
         )
         parts.append(v)
         if job.has_audio:
@@ -100,7 +102,7 @@ def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
                 # Sample counts, not timestamps: after first_pts=0 they are the same thing,
                 # and counting cannot be thrown off by a source's timestamp jitter.
                 .filter("atrim", start_sample=skip, end_sample=skip + samples)
-                .filter("asetpts", f"N/{audio_rate}/TB")
+                .filter("asetpts", f"round(N/{audio_rate}/TB)")
             )
             parts.append(a)
     if len(job.segments) == 1:
@@ -115,7 +117,7 @@ def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
         audio = (
             silence["a"]
             .filter("atrim", end_sample=bounds[-1])
-            .filter("asetpts", f"N/{audio_rate}/TB")
+            .filter("asetpts", f"round(N/{audio_rate}/TB)")
         )
     if job.needs_square_pixels:
         w, h = job.display_size

@@ -53,12 +53,14 @@ class OutputJob:
     fps: Fraction
     duration: Fraction  # exact: a whole number of frames at ``fps``
     strategy: str  # name in the aspect-strategy registry
-    windows: tuple[CropWindow, ...]  # for "crop"; empty for "pad"
+    windows: tuple[CropWindow, ...]  # the crop path; empty for "pad"
     encode: Encode
     path: str  # relative to the output folder, '/'-separated
     notes: tuple[str, ...] = ()
     captions: tuple[CaptionTrackJob, ...] = ()
     burn: str | None = None  # language burned into the picture, if any
+    pad_ranges: tuple[tuple[Fraction, Fraction], ...] = ()  # output times blur-padded ("auto")
+    shots: tuple[Fraction, ...] = ()  # output times of shot changes and joins (not in the key)
     key: str = ""  # content hash of everything that affects the bytes; set by ``with_key``
 
     @property
@@ -70,7 +72,8 @@ class OutputJob:
         return next((t for t in self.captions if t.lang == self.burn), None)
 
     def with_key(self, cut_key: str) -> OutputJob:
-        body = {k: v for k, v in _jsonable(asdict(self)).items() if k not in ("key", "notes")}
+        skip = ("key", "notes", "shots")
+        body = {k: v for k, v in _jsonable(asdict(self)).items() if k not in skip}
         digest = hashlib.sha256(json.dumps([cut_key, body], sort_keys=True).encode()).hexdigest()
         return replace(self, key=digest)
 

@@ -46,7 +46,7 @@ X264_PRESETS = (
     "slower",
     "veryslow",
 )
-Strategy = Literal["crop", "pad"]
+Strategy = Literal["auto", "crop", "pad"]
 
 
 # One problem a validator found below its own model: (location relative to it, message).
@@ -124,7 +124,10 @@ class Settings(Strict):
     """Per-output settings that layer: pipeline default < campaign < case study < output."""
 
     strategy: Strategy | None = Field(
-        None, description="crop: fill the frame around the focus point; pad: fit over a blur"
+        None,
+        description="auto (default): follow faces, or what moves, shot by shot, and blur-pad "
+        "the shots whose subjects cannot fit; crop: always crop (at the focus point when one "
+        "is given); pad: fit the whole picture over a blurred copy",
     )
     focus: Focus | None = None
     encoder: Encoder | None = None
@@ -222,6 +225,24 @@ class Segment(Strict):
         return self.end - self.start
 
 
+class FramingRange(Strict):
+    """An override for part of the source: ``at: [in, out]`` in source time, like a segment."""
+
+    at: Segment
+    strategy: Strategy | None = Field(None, description="strategy for this range")
+    focus: Focus | None = Field(
+        None, description="hold the crop on this point for this range (implies crop)"
+    )
+
+    @model_validator(mode="after")
+    def _says_something(self) -> FramingRange:
+        if self.strategy is None and self.focus is None:
+            raise ValueError("a framing range needs a strategy, a focus, or both")
+        if self.strategy == "pad" and self.focus is not None:
+            raise ValueError("a focus point means nothing with strategy pad")
+        return self
+
+
 class Output(Settings):
     platform: Platform
     cut: str
@@ -230,6 +251,10 @@ class Output(Settings):
         "error",
         description="What to do when the cut is longer than the platform allows: "
         "'error' stops, 'trim' keeps the first part up to the limit",
+    )
+    framing: list[FramingRange] = Field(
+        default_factory=list,
+        description="Framing overrides for ranges of the source, on top of the case study's",
     )
 
     @model_validator(mode="after")
@@ -265,6 +290,11 @@ class CaseStudy(Strict):
     )
     cuts: dict[str, list[Segment]] = Field(min_length=1)
     defaults: Settings = Settings()
+    framing: list[FramingRange] = Field(
+        default_factory=list,
+        description="Framing overrides for ranges of the source, for every output: "
+        "e.g. {at: [0:12, 0:15], focus: {x: 0.3}} or {at: [0:20, 0:24], strategy: pad}",
+    )
     outputs: list[Output] = Field(default_factory=list)
 
     @field_validator("cuts")

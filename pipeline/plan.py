@@ -13,13 +13,15 @@ from fractions import Fraction
 
 from pipeline.captions.model import Track
 from pipeline.errors import CaptionError, PlanError, Problem, SourceError
-from pipeline.framing import CropWindow, fixed_window
+from pipeline.framing import CropWindow
 from pipeline.jobs import CutJob, Encode, FailedCase, OutputJob, Plan, SegmentSpan, cut_key
-from pipeline.manifest import Output
+from pipeline.manifest import FramingRange, Output
 from pipeline.manifest_load import LoadedCaseStudy, Manifests
 from pipeline.plan_captions import plan_captions
 from pipeline.probe import SourceInfo
 from pipeline.profiles import PROFILES
+from pipeline.reframe import Framing, Override, frame_output
+from pipeline.scene import SourceAnalysis
 from pipeline.settings import resolve
 from pipeline.timecode import format_timestamp, snap
 
@@ -137,9 +139,11 @@ def _plan_case(
     tracks: Mapping[str, Track],
     versions: tuple[str, str],
     problems: list[Problem],
+    analysis: SourceAnalysis | None = None,
 ) -> list[CutJob]:
     campaign = manifests.campaign.campaign
     study = loaded.study
+    case_overrides = _overrides(loaded, ("framing",), study.framing, info, problems)
     wanted = _outputs_for(loaded, campaign.default_platforms)
     seen: dict[tuple[str, str, str], int | None] = {}
     by_cut: dict[str, list[tuple[int | None, Output]]] = {}
@@ -174,6 +178,16 @@ def _plan_case(
             if info.has_audio
             else (f"{_relative(info.path, manifests)} has no audio track: rendering silent audio",)
         )
+        output_overrides = {
+            index: _overrides(
+                loaded,
+                ("outputs", index, "framing") if index is not None else ("framing",),
+                out.framing,
+                info,
+                problems,
+            )
+            for index, out in outs
+        }
         outputs = []
         for index, out in outs:
             profile = PROFILES[out.platform]
@@ -185,17 +199,22 @@ def _plan_case(
             for aspect in out.aspects:
                 size = profile.sizes[aspect]
                 windows: tuple[CropWindow, ...] = ()
-                if settings.strategy == "crop":
-                    windows = (
-                        fixed_window(
-                            disp_w,
-                            disp_h,
-                            size.width,
-                            size.height,
-                            settings.focus_x,
-                            settings.focus_y,
-                        ),
+                strategy = settings.strategy
+                framing = None
+                if strategy != "pad":
+                    framing = frame_output(
+                        analysis,
+                        segments,
+                        cut_fps,
+                        (disp_w, disp_h),
+                        (size.width, size.height),
+                        strategy,
+                        settings.focus,
+                        (*case_overrides, *output_overrides[index]),
                     )
+                    windows = framing.windows
+                    if framing.pad_ranges == ((Fraction(0), cut_duration),):
+                        strategy, windows = "pad", ()
                 maxrate = profile.video_kbps_for(size.width, size.height)
                 encode = Encode(
                     preset=settings.preset,
@@ -218,11 +237,13 @@ def _plan_case(
                     height=size.height,
                     fps=fps,
                     duration=duration,
-                    strategy=settings.strategy,
+                    strategy=strategy,
                     windows=windows,
+                    pad_ranges=framing.pad_ranges if framing and strategy != "pad" else (),
+                    shots=framing.shots if framing else _joins(segments, cut_fps),
                     encode=encode,
                     path=f"{study.id}/{cut}/{out.platform}-{size.width}x{size.height}.mp4",
-                    notes=(*notes, *out_notes),
+                    notes=(*notes, *out_notes, *_framing_notes(framing, aspect)),
                 )
                 captions, burn, problem = plan_captions(
                     planned, tracks, segments, cut_fps, settings, campaign.caption_country
@@ -253,6 +274,68 @@ def _plan_case(
     return jobs
 
 
+def _overrides(
+    loaded: LoadedCaseStudy,
+    where: tuple[str | int, ...],
+    ranges: list[FramingRange],
+    info: SourceInfo,
+    problems: list[Problem],
+) -> tuple[Override, ...]:
+    out = []
+    for i, r in enumerate(ranges):
+        if r.at.start >= info.duration:
+            problems.append(
+                Problem(
+                    str(loaded.file),
+                    loaded.line(*where, i),
+                    ".".join(str(w) for w in where) + f"[{i}].at",
+                    f"framing range [{format_timestamp(r.at.start)}, "
+                    f"{format_timestamp(r.at.end)}] starts past the end of the source "
+                    f"({format_timestamp(info.duration)}, {loaded.study.source})",
+                )
+            )
+            continue
+        focus = (r.focus.x, r.focus.y) if r.focus else None
+        out.append(Override(r.at.start, r.at.end, r.strategy, focus))
+    return tuple(out)
+
+
+def _joins(segments: tuple[SegmentSpan, ...], fps: Fraction) -> tuple[Fraction, ...]:
+    frames, out = 0, []
+    for seg in segments[:-1]:
+        frames += round(seg.duration * fps)
+        out.append(Fraction(frames) / fps)
+    return tuple(out)
+
+
+def _framing_notes(framing: Framing | None, aspect: str) -> tuple[str, ...]:
+    if framing is None:
+        return ()
+    return tuple(
+        f"{aspect}: blur-padded {format_timestamp(d.start)}-{format_timestamp(d.end)} ({d.reason})"
+        for d in framing.decisions
+        if d.mode == "pad" and not d.reason.startswith("manifest")
+    )
+
+
+def needs_analysis(manifests: Manifests) -> set[str]:
+    """Case studies with an output that follows faces (``auto``, or ``crop`` without a focus
+    point): only their sources are worth analysing."""
+    campaign = manifests.campaign.campaign
+    wanted = set()
+    for loaded in manifests.case_studies:
+        study = loaded.study
+        for _, out in _outputs_for(loaded, campaign.default_platforms):
+            settings = resolve(PROFILES[out.platform], campaign.defaults, study.defaults, out)
+            strategy, focus = settings.strategy, settings.focus
+            if strategy == "auto" or (strategy == "crop" and focus is None):
+                wanted.add(study.id)
+            for r in (*study.framing, *out.framing):
+                if r.focus is None and r.strategy in ("auto", "crop"):
+                    wanted.add(study.id)
+    return wanted
+
+
 def _relative(path: str, manifests: Manifests) -> str:
     from pathlib import Path
 
@@ -268,6 +351,7 @@ def make_plan(
     pipeline_version: str,
     ffmpeg_version: str,
     captions: Mapping[str, Mapping[str, Track] | CaptionError] | None = None,
+    analyses: Mapping[str, SourceAnalysis] | None = None,
 ) -> Plan:
     """Turn validated manifests and probed sources into jobs.
 
@@ -291,7 +375,8 @@ def make_plan(
             )
             continue
         versions = (pipeline_version, ffmpeg_version)
-        jobs.extend(_plan_case(manifests, loaded, result, tracks, versions, problems))
+        analysis = (analyses or {}).get(loaded.study.id)
+        jobs.extend(_plan_case(manifests, loaded, result, tracks, versions, problems, analysis))
     if problems:
         raise PlanError([replace(p, file=_relative(p.file, manifests)) for p in problems])
     return Plan(

@@ -16,8 +16,7 @@ from pipeline.profiles import PlatformProfile
 @dataclass(frozen=True)
 class Resolved:
     strategy: str
-    focus_x: float
-    focus_y: float
+    focus: tuple[float, float] | None  # None: let the reframer choose (centre if it cannot)
     preset: str
     crf: int
     burn_captions: bool
@@ -31,9 +30,8 @@ class Resolved:
 
 
 PIPELINE_DEFAULTS = Resolved(
-    strategy="crop",
-    focus_x=0.5,
-    focus_y=0.5,
+    strategy="auto",
+    focus=None,
     # x264's own default; each platform profile chooses its own (profiles.PRESET_CHOICE)
     preset="medium",
     crf=21,
@@ -54,7 +52,7 @@ def _apply(base: Resolved, layer: Settings | None) -> Resolved:
     if layer.strategy is not None:
         out = replace(out, strategy=layer.strategy)
     if layer.focus is not None:
-        out = replace(out, focus_x=layer.focus.x, focus_y=layer.focus.y)
+        out = replace(out, focus=(layer.focus.x, layer.focus.y))
     if layer.burn_captions is not None:
         out = replace(out, burn_captions=layer.burn_captions)
     if layer.caption_language is not None:

@@ -44,7 +44,9 @@ outputs:
     aspects: ["16:9"]
 """
 
-ALLOWED_STUDY_KEYS = "id, title, area, description, source, captions, cuts, defaults, outputs"
+ALLOWED_STUDY_KEYS = (
+    "id, title, area, description, source, captions, cuts, defaults, framing, outputs"
+)
 PLATFORMS = "x, linkedin, facebook, reels, youtube, youtube_shorts, web"
 TIMESTAMPS = "hh:mm:ss.mmm, mm:ss(.mmm) or seconds (e.g. 12.5)"
 SLUG_RULE = "use lower-case letters, digits and '-', starting and ending with a letter or digit"
@@ -80,7 +82,7 @@ CASES: list[tuple[str, str, str]] = [
         "unknown-nested-key",
         edit("    cut: short", "    cut: short\n    aspect: ['1:1']"),
         "manifests/alpha.yaml:11: outputs[0].aspect: unknown key 'aspect' (allowed: strategy, "
-        "focus, encoder, burn_captions, caption_language, platform, cut, aspects, fit); "
+        "focus, encoder, burn_captions, caption_language, platform, cut, aspects, fit, framing); "
         "did you mean 'aspects'?",
     ),
     (
@@ -171,7 +173,28 @@ CASES: list[tuple[str, str, str]] = [
         "literal-not-allowed",
         edit("    cut: short", "    cut: short\n    strategy: zoom"),
         "manifests/alpha.yaml:11: outputs[0].strategy: 'zoom' is not allowed "
-        "(allowed: 'crop' or 'pad')",
+        "(allowed: 'auto', 'crop' or 'pad')",
+    ),
+    (
+        "framing-range-that-says-nothing",
+        edit("    cut: short", "    cut: short\n    framing: [{at: [0, 1]}]"),
+        "manifests/alpha.yaml:11: outputs[0].framing[0]: a framing range needs a strategy, "
+        "a focus, or both",
+    ),
+    (
+        "framing-range-pad-with-focus",
+        edit(
+            "    cut: short",
+            "    cut: short\n    framing: [{at: [0, 1], strategy: pad, focus: {x: 0.2}}]",
+        ),
+        "manifests/alpha.yaml:11: outputs[0].framing[0]: a focus point means nothing with "
+        "strategy pad",
+    ),
+    (
+        "framing-range-backwards",
+        edit("    cut: short", "    cut: short\n    framing: [{at: [2, 1], strategy: pad}]"),
+        "manifests/alpha.yaml:11: outputs[0].framing[0].at: out point 00:00:01.000 is not after "
+        "in point 00:00:02.000",
     ),
     (
         "cut-used-but-not-defined",

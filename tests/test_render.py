@@ -134,7 +134,15 @@ def test_crop_around_focus_point_puts_marker_where_the_window_says(project, clip
         project,
         m.path,
         [[0.2, 1.2]],
-        [{"platform": "x", "cut": "main", "aspects": list(ASPECTS), "focus": {"x": fx, "y": fy}}],
+        [
+            {
+                "platform": "x",
+                "cut": "main",
+                "aspects": list(ASPECTS),
+                "strategy": "crop",
+                "focus": {"x": fx, "y": fy},
+            }
+        ],
         sizes=MEDIUM,
     )
     for out, path in zip(job.outputs, render_ok(job, out_dir), strict=True):
@@ -148,20 +156,26 @@ def test_crop_around_focus_point_puts_marker_where_the_window_says(project, clip
         )
 
 
-def test_default_centre_crop_leaves_an_off_centre_marker_out(project, clip):
+def test_a_centre_crop_leaves_an_off_centre_marker_out_and_auto_keeps_it(project, clip):
     m = marker_clip(clip)
+    centre = {"strategy": "crop", "focus": {"x": 0.5, "y": 0.5}}
     job, out_dir = plan_cut(
         project,
         m.path,
         [[0.2, 1.2]],
-        [{"platform": "x", "cut": "main", "aspects": ["9:16", "1:1", "16:9"]}],
+        [
+            {"platform": "x", "cut": "main", "aspects": ["9:16", "1:1", "16:9"], **centre},
+            {"platform": "facebook", "cut": "main", "aspects": ["9:16", "1:1"]},
+        ],
     )
     boxes = {
-        o.aspect: red_box(frame_at(p, 3))
+        (o.platform, o.aspect): red_box(frame_at(p, 3))
         for o, p in zip(job.outputs, render_ok(job, out_dir), strict=True)
     }
-    assert boxes["9:16"] is None and boxes["1:1"] is None, boxes
-    assert boxes["16:9"] is not None, "the full-frame output must still show it"
+    assert boxes["x", "9:16"] is None and boxes["x", "1:1"] is None, boxes
+    assert boxes["x", "16:9"] is not None, "the full-frame output must still show it"
+    # the default, auto: no face, so it holds on what stands out, the marker
+    assert boxes["facebook", "9:16"] is not None and boxes["facebook", "1:1"] is not None, boxes
 
 
 def test_pad_shows_the_whole_picture_over_a_blurred_copy(project, clip):
@@ -223,6 +237,7 @@ def test_any_source_shape_gives_exact_sizes_without_stretching(project, tmp_path
                 "platform": "x",
                 "cut": "main",
                 "aspects": ["9:16", "16:9"],
+                "strategy": "crop",
                 "focus": {"x": fx, "y": fy},
             },
             {"platform": "x", "cut": "main", "aspects": ["1:1"], "strategy": "pad"},
