@@ -33,6 +33,10 @@ FACE_MARGIN_BELOW = 1.2  # chin to upper chest
 # A face cluster must be in this share of a shot's samples to count as a subject: one-off
 # detections on a patterned shirt or a poster should not steer the crop.
 MIN_PRESENCE = 0.25
+# Longer than this without a face, a face shot follows motion until a face is seen again.
+FACE_MEMORY = 1.5
+# ... or be seen in at least this many samples (a second at 5 fps).
+MIN_SIGHTINGS = 5
 # Faces whose cluster weighs less than this share of the heaviest are extras, not subjects.
 MIN_WEIGHT_SHARE = 0.4
 # Tracking: ignore target moves smaller than this share of the window (no jitter), and move
@@ -230,8 +234,11 @@ def _subjects(
     n = len(samples)
     weighed = []
     for group in _clusters(samples, axis):
-        present = len({i for i, _ in group}) / n
-        if present < MIN_PRESENCE:
+        seen = len({i for i, _ in group})
+        present = seen / n
+        # in a long shot a person seen for a second or more matters even if the detector
+        # misses them most of the time (profiles, hats, people walking in)
+        if present < MIN_PRESENCE and seen < MIN_SIGHTINGS:
             continue
         area = median(f.area for _, f in group)
         mean_centre = sum((f.cx if axis == "x" else f.cy) for _, f in group) / len(group)
@@ -287,7 +294,9 @@ def _shot_path(
         # with room around the faces if it fits, else the face boxes alone (a close-up in
         # a narrow crop), before giving anybody up
         for margin in (1.0, 0.0):
-            spans = _spans(subjects, len(samples), axis, size, margin)
+            spans = _with_motion(
+                _spans(subjects, len(samples), axis, size, margin), samples, axis, size, length
+            )
             seen = [s for s in spans if s is not None]
             lo, hi = min(s[0] for s in seen), max(s[1] for s in seen)
             if hi - lo <= length:
@@ -303,7 +312,9 @@ def _shot_path(
             )
         main = ranked[:1] if len(subjects) > 1 else subjects
         for margin in (1.0, 0.0):
-            spans = _spans(main, len(samples), axis, size, margin)
+            spans = _with_motion(
+                _spans(main, len(samples), axis, size, margin), samples, axis, size, length
+            )
             seen = [s for s in spans if s is not None]
             lo, hi = min(s[0] for s in seen), max(s[1] for s in seen)
             if hi - lo <= length:
@@ -312,19 +323,9 @@ def _shot_path(
         path = _track(samples, spans, iv, fps, size, length, window)
         return path, "track", "main face followed"
 
-    salient = [
-        s.salient if s.salient is not None and s.salient.score >= MIN_SALIENCY else None
-        for s in samples
-    ]
+    salient = _salient_spans(samples, axis, size, length)
     if sum(b is not None for b in salient) >= max(1, len(samples) // 3):
-        spans = []
-        for b in salient:
-            if b is None:
-                spans.append(None)
-                continue
-            c = (b.cx if axis == "x" else b.cy) * size
-            half = min((b.w if axis == "x" else b.h) * size, 0.8 * length) / 2
-            spans.append((c - half, c + half))
+        spans = salient
         seen = [s for s in spans if s is not None]
         lo, hi = min(s[0] for s in seen), max(s[1] for s in seen)
         if hi - lo <= length:
@@ -335,6 +336,41 @@ def _shot_path(
     point = fallback[0] if axis == "x" else fallback[1]
     why = "no face or motion: focus point" if focus else "no face or motion: centre"
     return [window(iv.out_start, point * size - length / 2)], "centre", why
+
+
+def _salient_spans(
+    samples: list[Sample], axis: str, size: int, length: int
+) -> list[tuple[float, float] | None]:
+    spans: list[tuple[float, float] | None] = []
+    for s in samples:
+        b = s.salient
+        if b is None or b.score < MIN_SALIENCY:
+            spans.append(None)
+            continue
+        c = (b.cx if axis == "x" else b.cy) * size
+        half = min((b.w if axis == "x" else b.h) * size, 0.8 * length) / 2
+        spans.append((c - half, c + half))
+    return spans
+
+
+def _with_motion(
+    spans: list[tuple[float, float] | None],
+    samples: list[Sample],
+    axis: str,
+    size: int,
+    length: int,
+) -> list[tuple[float, float] | None]:
+    """Face spans, with the salient region standing in where no face has been seen for
+    FACE_MEMORY seconds: in a long shot people walk in and out, and a face seen in its first
+    seconds must not pin the crop for the rest of it."""
+    seen_at = [s.t for s, sp in zip(samples, spans, strict=True) if sp is not None]
+    salient = _salient_spans(samples, axis, size, length)
+    out = list(spans)
+    for i, s in enumerate(samples):
+        recent = any(abs(s.t - t) <= FACE_MEMORY for t in seen_at)
+        if out[i] is None and salient[i] is not None and not recent:
+            out[i] = salient[i]
+    return out
 
 
 def _track(
