@@ -55,6 +55,7 @@ def fixed_window(
     return CropWindow(Fraction(0), x, y, w, h)
 
 
+_GROUP = 32
 # Hard jumps switch this long before their frame's timestamp: frames are at least 1/120 s
 # apart, and a float ``t`` may land a hair either side of the exact start time.
 _EARLY = 0.001
@@ -63,9 +64,9 @@ _EARLY = 0.001
 def position_expr(windows: tuple[CropWindow, ...], axis: str) -> str:
     """FFmpeg expression for the crop's x or y as a function of output time ``t``.
 
-    A flat sum of one term per change (a step for a jump, a clipped ramp for a glide), not a
+    A sum of one term per change (a step for a jump, a clipped ramp for a glide), not a
     nested ``if`` chain: a tracking shot has hundreds of knots, and FFmpeg's expression
-    parser recurses once per nesting level.
+    parser refuses deep nesting as it refuses long flat sums; grouped sums are neither.
     """
     values = [getattr(w, axis) for w in windows]
     if len(set(values)) == 1:
@@ -82,6 +83,10 @@ def position_expr(windows: tuple[CropWindow, ...], axis: str) -> str:
             terms.append(f"{delta}*min(max((t-{a:.6f})/{b - a:.6f},0),1)")
         else:
             terms.append(f"{delta}*gte(t,{float(nxt.start) - _EARLY:.6f})")
+    # FFmpeg's parser refuses a sum of more than about 95 terms at one level: group them
+    # in parentheses, 32 to a group, as deep as needed
+    while len(terms) > _GROUP:
+        terms = ["(" + "+".join(terms[k : k + _GROUP]) + ")" for k in range(0, len(terms), _GROUP)]
     return "+".join(terms).replace("+-", "-")
 
 

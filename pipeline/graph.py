@@ -228,3 +228,18 @@ def build_argv(
         "-nostats",
     )
     return [ffmpeg_exe, *cmd.get_args()]
+
+
+# Linux caps one argument at 128 KiB; an hour of tracking shots makes a longer filter graph.
+GRAPH_INLINE_MAX = 64 * 1024
+
+
+def graph_to_file(argv: list[str], path: str) -> tuple[list[str], str | None]:
+    """``argv`` with a long ``-filter_complex`` replaced by ``-/filter_complex path`` (FFmpeg
+    reads the option's value from the file), and the text to write there; short graphs
+    stay inline (None)."""
+    i = argv.index("-filter_complex")
+    graph = argv[i + 1]
+    if len(graph) <= GRAPH_INLINE_MAX:
+        return argv, None
+    return [*argv[:i], "-/filter_complex", path, *argv[i + 2 :]], graph

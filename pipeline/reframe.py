@@ -425,11 +425,29 @@ def _track(
             knots.append((out_t, pos))
         last_t = t
     knots[0] = (iv.out_start, knots[0][1])
+    knots = _simplified(knots)
     path: list[CropWindow] = []
     for (start, p), nxt in zip(knots, [*knots[1:], None], strict=True):
         moving = nxt is not None and round(nxt[1]) != round(p)
         path.append(window(start, p, moving))
     return path
+
+
+def _simplified(knots: list[tuple[Fraction, float]]) -> list[tuple[Fraction, float]]:
+    """Drop knots the path would pass within half a pixel of anyway (Ramer-Douglas-Peucker):
+    a steady pan is one glide, not one per sample, which keeps the crop expression short."""
+    if len(knots) < 3:
+        return knots
+    (t0, p0), (t1, p1) = knots[0], knots[-1]
+    worst, at = 0.0, 0
+    for i in range(1, len(knots) - 1):
+        t, p = knots[i]
+        line = p0 + (p1 - p0) * float((t - t0) / (t1 - t0)) if t1 > t0 else p0
+        if abs(p - line) > worst:
+            worst, at = abs(p - line), i
+    if worst <= 0.5:
+        return [knots[0], knots[-1]]
+    return _simplified(knots[: at + 1])[:-1] + _simplified(knots[at:])
 
 
 def _carried(

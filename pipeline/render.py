@@ -27,7 +27,7 @@ from pipeline.captions.layout import caption_layout
 from pipeline.captions.sidecar import to_srt, to_webvtt
 from pipeline.errors import PipelineError
 from pipeline.ffmpeg_run import Progress, ffmpeg_exe, run
-from pipeline.graph import build_argv
+from pipeline.graph import build_argv, graph_to_file
 from pipeline.jobs import CutJob, OutputJob
 from pipeline.probe import inspect_output
 
@@ -187,6 +187,11 @@ def render_cut(
     subtitles = [write_ass(root, o) for o in outputs]
     fonts = str(fonts_dir(root / STATE_DIR)) if any(subtitles) else None
     argv = build_argv(job, outputs, [str(t) for t in temps], ffmpeg_exe(), subtitles, fonts)
+    graph_file = root / STATE_DIR / "graphs" / f"{job.key[:24]}.txt"
+    argv, graph = graph_to_file(argv, str(graph_file))
+    if graph is not None:
+        graph_file.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(graph_file, graph)
 
     def report(p: Progress) -> None:
         if progress:
@@ -286,6 +291,20 @@ def render_plan(
             todo.append((job, outs))
 
     if not todo:
+        return results
+    if workers <= 1 or len(todo) == 1:
+        # One at a time: no pool and no manager process to spawn (about a second of Python
+        # start-up each). Ctrl-C reaches FFmpeg's runner here directly, which stops FFmpeg;
+        # render_cut then removes its temporaries.
+        for job, outs in todo:
+            done = render_cut(job, outs, str(out_dir), on_progress)
+            for r in done:
+                if r.status == RENDERED:
+                    lock.record(r, out_dir)
+            lock.save()
+            results.extend(done)
+            if on_done:
+                on_done(job, done)
         return results
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
