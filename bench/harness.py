@@ -272,6 +272,7 @@ def main() -> int:
     # comparison stays fair; a cheaper encoder only makes each tool's own overhead a larger
     # share. The preset table below measures medium, faster and veryfast for quality.
     ap.add_argument("--preset", default="superfast", help="x264 preset for the four-output rows")
+    ap.add_argument("--crf", type=int, default=23)
     ap.add_argument(
         "--presets", default="medium,faster,veryfast", help="presets for the VMAF table"
     )
