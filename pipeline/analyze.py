@@ -207,7 +207,9 @@ def _geometry(frame: av.VideoFrame, stream: Any, sar: Fraction, width: int) -> _
     dw, dh = max(1, round(frame.width * sar)), frame.height
     if quarter % 2:
         dw, dh = dh, dw
-    analysis = (width, max(2, round(width * dh / dw)))
+    # never upscale: a small source gains no detail, only detection time
+    aw = max(32, min(width, dw))
+    analysis = (aw, max(2, round(aw * dh / dw)))
     saliency = (SALIENCY_WIDTH, max(2, round(SALIENCY_WIDTH * dh / dw)))
     return _Geometry(quarter, (dw, dh), analysis, saliency)
 
