@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # A shell starts background jobs (`make render &`, nohup, some CI runners) with SIGINT
+    # ignored, and Python then never turns it into KeyboardInterrupt: `kill -INT` would let
+    # the render run on. The stop-cleanly promise needs the signal, wherever we started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     console = Console(stderr=True)
     logs.setup(console, -1 if args.quiet else args.verbose)
     try:
