@@ -292,19 +292,23 @@ def render_plan(
 
     if not todo:
         return results
+
+    def record(job: CutJob, done: list[OutputResult]) -> None:
+        """Record a cut's results as soon as it ends, so an interrupt later keeps them."""
+        for r in done:
+            if r.status == RENDERED:
+                lock.record(r, out_dir)
+        lock.save()
+        results.extend(done)
+        if on_done:
+            on_done(job, done)
+
     if workers <= 1 or len(todo) == 1:
         # One at a time: no pool and no manager process to spawn (about a second of Python
         # start-up each). Ctrl-C reaches FFmpeg's runner here directly, which stops FFmpeg;
         # render_cut then removes its temporaries.
         for job, outs in todo:
-            done = render_cut(job, outs, str(out_dir), on_progress)
-            for r in done:
-                if r.status == RENDERED:
-                    lock.record(r, out_dir)
-            lock.save()
-            results.extend(done)
-            if on_done:
-                on_done(job, done)
+            record(job, render_cut(job, outs, str(out_dir), on_progress))
         return results
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
@@ -343,13 +347,7 @@ def render_plan(
                             done = [
                                 OutputResult(o, FAILED, f"worker failed: {exc!r}") for o in outs
                             ]
-                        for r in done:
-                            if r.status == RENDERED:
-                                lock.record(r, out_dir)
-                        lock.save()
-                        results.extend(done)
-                        if on_done:
-                            on_done(job, done)
+                        record(job, done)
             except KeyboardInterrupt:
                 # Leaving the pool's block waits for the workers; without this they would
                 # finish their renders and rename complete files into place after Ctrl-C.
