@@ -116,8 +116,9 @@ PROGRESS_INTERVAL = 0.1  # seconds of wall time between progress reports
 IN_FLIGHT = 4  # samples waiting for face detection; bounds memory when detection lags
 
 
-def cache_path(cache_dir: Path, sha256: str) -> Path:
-    return cache_dir / f"analysis-{sha256[:20]}-v{ANALYSIS_VERSION}.json"
+def cache_path(cache_dir: Path, sha256: str, width: int = 480) -> Path:
+    # the analysis width changes what is found, so it is part of the name
+    return cache_dir / f"analysis-{sha256[:20]}-w{width}-v{ANALYSIS_VERSION}.json"
 
 
 def analyze(
@@ -138,7 +139,7 @@ def analyze(
     """
     if sample_fps <= 0 or width < 32:
         raise ValueError(f"need sample_fps > 0 and width >= 32, not {sample_fps} and {width}")
-    target = cache_path(cache_dir, sha256) if cache_dir is not None else None
+    target = cache_path(cache_dir, sha256, width) if cache_dir is not None else None
     if target is not None:
         hit = _read_cache(target, sha256, sample_fps)
         if hit is not None:

@@ -8,8 +8,10 @@ Pure: analysis, cut and output shape in, a ``Framing`` out. The rules follow Aut
   with a dead band and a speed limit, so it never jitters;
 - what matters is the shot's faces: all of them when they fit, else (strategy ``crop``)
   the most important one, chosen once per shot; under ``auto`` a shot whose faces cannot
-  all fit is blur-padded instead. Shots without faces follow the salient region, and fall
-  back to the focus point (default: the centre).
+  all fit is blur-padded instead. A moving window also takes in confident faces seen too
+  seldom to be subjects, when they fit beside them. Shots without faces hold still on where
+  most of their motion is (or follow it when it is spread out), and fall back to the focus
+  point (default: the centre).
 
 Positions are worked out along the one axis the window can move on (x when the output is
 narrower than the source, y when it is taller) in source display pixels.
@@ -47,6 +49,13 @@ MAX_SPEED = 0.5
 SMOOTHING = 5
 # Salient regions are less certain than faces: only trust a region this strong.
 MIN_SALIENCY = 0.1
+# Motion is a weak signal that jumps between whatever moves (two characters, a passing car):
+# a shot without faces holds still on where most of its motion is, if at least this share
+# of its salient samples has its centre inside one window, rather than chase each jump.
+MOTION_HOLD_SHARE = 0.6
+# A face outside the shot's subjects (seen too seldom to count) is kept in frame as well
+# when the detector is this sure of it and it fits beside them.
+EXTRA_FACE_SCORE = 0.4
 
 
 @dataclass(frozen=True)
@@ -302,6 +311,8 @@ def _shot_path(
             if hi - lo <= length:
                 return [window(iv.out_start, (lo + hi) / 2 - length / 2)], "still", f"{who} held"
             if all(s[1] - s[0] <= length for s in seen):
+                # a moving window may as well take in whoever else fits beside the subjects
+                spans = _with_extras(spans, samples, subjects, axis, size, length, margin)
                 path = _track(samples, spans, iv, fps, size, length, window)
                 return path, "track", f"{who} followed"
         if len(subjects) > 1 and policy == "auto":
@@ -331,6 +342,9 @@ def _shot_path(
         if hi - lo <= length:
             held = [window(iv.out_start, (lo + hi) / 2 - length / 2)]
             return held, "still", "no face: held on motion"
+        pos, share = _most_motion(seen, length)
+        if share >= MOTION_HOLD_SHARE:
+            return [window(iv.out_start, pos)], "still", f"no face: held on {share:.0%} of motion"
         path = _track(samples, spans, iv, fps, size, length, window)
         return path, "track", "no face: following motion"
     point = fallback[0] if axis == "x" else fallback[1]
@@ -351,6 +365,51 @@ def _salient_spans(
         half = min((b.w if axis == "x" else b.h) * size, 0.8 * length) / 2
         spans.append((c - half, c + half))
     return spans
+
+
+def _most_motion(spans: list[tuple[float, float]], length: int) -> tuple[float, float]:
+    """The window position that holds the most salient centres (well inside it, not on
+    its edge), and the share it holds."""
+    inner = 0.9 * length
+    centres = sorted((lo + hi) / 2 for lo, hi in spans)
+    best, first, last = 0, 0, 0
+    j = 0
+    for i, c in enumerate(centres):
+        j = max(j, i)
+        while j + 1 < len(centres) and centres[j + 1] - c <= inner:
+            j += 1
+        if j - i + 1 > best:
+            best, first, last = j - i + 1, i, j
+    middle = (centres[first] + centres[last]) / 2
+    return middle - length / 2, best / len(centres)
+
+
+def _with_extras(
+    spans: list[tuple[float, float] | None],
+    samples: list[Sample],
+    subjects: list[list[tuple[int, Box]]],
+    axis: str,
+    size: int,
+    length: int,
+    margin: float,
+) -> list[tuple[float, float] | None]:
+    """Subject spans widened to confident faces outside the subjects, where they fit: keep
+    everybody in frame when the crop can."""
+    counted = {id(f) for group in subjects for _, f in group}
+    out = list(spans)
+    for i, s in enumerate(samples):
+        cur = out[i]
+        if cur is None:
+            continue
+        for f in s.faces:
+            if id(f) in counted or f.score < EXTRA_FACE_SCORE:
+                continue
+            lo, hi = _face_span(f, axis, size, margin)
+            wide = (min(cur[0], lo), max(cur[1], hi))
+            if wide[1] - wide[0] <= length:
+                cur = wide
+        out[i] = cur
+    return out
 
 
 def _with_motion(

@@ -202,8 +202,9 @@ def test_second_call_reads_the_cache_and_a_corrupt_cache_is_rewritten(
     cache_dir = tmp_path / "cache"
     seen: list[float] = []
     first = analyze(path, SHA, cache_dir, progress=seen.append)
-    stored = cache_dir / f"analysis-{SHA[:20]}-v{ANALYSIS_VERSION}.json"
+    stored = cache_dir / f"analysis-{SHA[:20]}-w480-v{ANALYSIS_VERSION}.json"
     assert cache_path(cache_dir, SHA) == stored
+    assert cache_path(cache_dir, SHA, 320) != stored
     assert stored.is_file()
     assert [p.name for p in cache_dir.iterdir()] == [stored.name], "temporary file left behind"
     assert seen and seen[-1] == 1.0 and all(0 <= f <= 1 for f in seen)

@@ -132,6 +132,48 @@ def test_no_face_follows_the_salient_region() -> None:
     assert f.decisions[0].mode == "still"
 
 
+def test_motion_that_jumps_between_two_places_holds_on_where_most_of_it_is() -> None:
+    # two things move in turn, 3 samples of 10 on the right: chasing every jump would whip
+    # the window across the frame; holding on the left keeps most of the action
+    def region(t: float) -> Box:
+        right = round(t * 5) % 10 in (2, 5, 8)
+        return Box(0.8 if right else 0.15, 0.4, 0.08, 0.1, 0.6)
+
+    f = frame(analysis(6, None, salient=region), 6)
+    assert [d.mode for d in f.decisions] == ["still"]
+    assert "70% of motion" in f.decisions[0].reason
+    x, _, w, _ = crop_at(f.windows, 2)
+    assert x <= 0.19 * SRC[0] <= x + w
+
+
+def test_motion_spread_evenly_is_followed_rather_than_held() -> None:
+    def region(t: float) -> Box:
+        return Box(0.05 + 0.85 * t / 6, 0.4, 0.05, 0.1, 0.6)
+
+    f = frame(analysis(6, None, salient=region), 6)
+    assert [d.mode for d in f.decisions] == ["track"]
+
+
+def test_a_confident_face_seen_seldom_is_kept_in_frame_when_it_fits_a_moving_window() -> None:
+    # the subject walks left; a second person is caught twice, confidently, just left of
+    # them: under the shot's subject threshold, but the moving window can take them in
+    def faces(t: float, score: float = 0.9) -> list[Box]:
+        main = face(0.75 - 0.025 * t)
+        if abs(t - 4.0) < 0.01 or abs(t - 4.2) < 0.01:
+            b = face(0.75 - 0.025 * t - 0.17)
+            return [main, Box(b.x, b.y, b.w, b.h, score)]
+        return [main]
+
+    f = frame(analysis(8, faces), 8)
+    assert [d.mode for d in f.decisions] == ["track"]
+    extra = face(0.75 - 0.025 * 4.0 - 0.17)
+    assert inside(extra, crop_at(f.windows, 4))
+    # the same face, detected weakly, is not followed
+    g = frame(analysis(8, lambda t: faces(t, 0.2)), 8)
+    assert not inside(extra, crop_at(g.windows, 4))
+    assert inside(face(0.75 - 0.025 * 4.0), crop_at(g.windows, 4))
+
+
 def test_nothing_to_follow_falls_back_to_the_focus_point_or_the_centre() -> None:
     a = analysis(6, None)
     centre = crop_at(frame(a, 6).windows, 0)
