@@ -6,13 +6,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: help render validate plan dry-run preview schema samples test lint typecheck bench clean
+.PHONY: help render validate plan dry-run preview thumbnails schema samples test lint typecheck bench clean
 
 help:
 	@echo "make render    generate sample footage if missing, render every stale output, write out/index.json"
 	@echo "make validate  check every manifest and source; report all problems at once"
 	@echo "make plan      print the jobs a render would run (make dry-run: with FFmpeg commands)"
 	@echo "make preview CASE=id  contact sheets of the framing decisions (faces, crops, shots)"
+	@echo "make thumbnails CASE=id  posters, covers, thumbnails (ARGS=--explain: why each frame won)"
 	@echo "make schema    write JSON Schemas for manifests and index.json into schemas/"
 	@echo "make test      lint, type-check and run the test suite"
 	@echo "make bench     measure render speed and memory against MoviePy and hand-written FFmpeg"
@@ -43,6 +44,10 @@ dry-run: samples
 preview: samples
 	@test -n "$(CASE)" || { echo "usage: make preview CASE=<case study id>"; exit 2; }
 	$(PY) -m pipeline reframe-preview $(CASE) $(ARGS)
+
+thumbnails: samples
+	@test -n "$(CASE)" || { echo "usage: make thumbnails CASE=<case study id> [ARGS=--explain]"; exit 2; }
+	$(PY) -m pipeline thumbnails $(CASE) $(ARGS)
 
 schema: $(STAMP)
 	$(PY) -m pipeline schema

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from pipeline import __version__
 from pipeline.captions.model import Track
@@ -17,6 +18,7 @@ from pipeline.index import IndexedOutput, build_index, write_index
 from pipeline.jobs import CutJob, OutputJob, Plan
 from pipeline.manifest_load import Manifests, load_manifests
 from pipeline.plan import make_plan, needs_analysis
+from pipeline.posters import Image, StillsResult, render_stills
 from pipeline.probe import SourceInfo, probe
 from pipeline.publish import get_backend
 from pipeline.render import FAILED, OutputResult, render_plan
@@ -24,6 +26,7 @@ from pipeline.scene import SourceAnalysis
 from pipeline.verify import verify_output
 
 CONTENT_TYPES = {"vtt": "text/vtt", "srt": "application/x-subrip"}
+IMAGE_TYPES = {".jpg": "image/jpeg", ".webp": "image/webp"}
 
 # Caches that are not outputs live beside the project, not in the output folder, so a run
 # that stops at planning leaves the output folder untouched.
@@ -109,9 +112,29 @@ def plan_campaign(
     captions = read_captions(manifests)
     analyses = analyze_sources(manifests, sources, on_analysis) if analyse else {}
     plan = make_plan(
-        manifests, sources, __version__, ffmpeg_version(), captions=captions, analyses=analyses
+        manifests,
+        sources,
+        __version__,
+        ffmpeg_version(),
+        captions=captions,
+        analyses=analyses,
+        assets=brand_assets(manifests),
     )
     return manifests, plan
+
+
+def brand_assets(manifests: Manifests) -> dict[str, str]:
+    """sha256 of each brand file the campaign names (the loader has checked they exist):
+    a new logo must re-render every end card."""
+    from pipeline.render import sha256_file
+
+    brand = manifests.campaign.campaign.brand
+    folder = manifests.campaign.file.parent
+    return {
+        str((folder / rel).resolve()): sha256_file((folder / rel).resolve())
+        for rel in (brand.logo, brand.font)
+        if rel
+    }
 
 
 @dataclass
@@ -120,10 +143,15 @@ class Report:
     results: list[OutputResult] = field(default_factory=list)
     index_path: Path | None = None
     caption_lint: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    stills: list[StillsResult] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
-        return bool(self.plan.failed) or any(r.status == FAILED for r in self.results)
+        return (
+            bool(self.plan.failed)
+            or any(r.status == FAILED for r in self.results)
+            or any(s.status == FAILED for s in self.stills)
+        )
 
 
 def render_campaign(
@@ -136,6 +164,7 @@ def render_campaign(
     on_start: Callable[[CutJob, tuple[OutputJob, ...], str], None] | None = None,
     on_progress: Callable[[str, float], None] | None = None,
     on_done: Callable[[CutJob, list[OutputResult]], None] | None = None,
+    on_stills: Callable[[str, float], None] | None = None,
 ) -> Report:
     out_dir = manifests.output_dir
     results = render_plan(
@@ -147,6 +176,19 @@ def render_campaign(
         on_progress=on_progress,
         on_done=on_done,
     )
+
+    # stills: posters, covers, thumbnails, contact sheets, for case studies with any video
+    rendered = {r.job.case_id for r in results if r.status != FAILED}
+    stills: list[StillsResult] = []
+    for job in plan.stills:
+        if job.case_id not in rendered:
+            continue
+
+        def progress(done: float, case_id: str = job.case_id) -> None:
+            if on_stills is not None:
+                on_stills(case_id, done)
+
+        stills.append(render_stills(job, out_dir, force=force, progress=progress))
 
     # verify: a failed check fails the output and keeps it out of the index
     verified: list[OutputResult] = []
@@ -163,6 +205,33 @@ def render_campaign(
     storage = get_backend("local", out_dir)
     indexed: list[IndexedOutput] = []
     errors: dict[str, list[str]] = {f.case_id: [f.reason] for f in plan.failed}
+    for s in stills:
+        if s.status == FAILED:
+            errors.setdefault(s.case_id, []).append(f"posters and thumbnails: {s.reason}")
+
+    def put_image(img: Image | None) -> dict[str, Any] | None:
+        if img is None:
+            return None
+        url = storage.put(out_dir / img.path, img.path, img.content_type)
+        return {"url": url, "width": img.width, "height": img.height, "bytes": img.bytes}
+
+    posters: dict[str, dict[str, Any]] = {}
+    thumbnails: dict[str, list[dict[str, Any]]] = {}
+    sheets: dict[str, dict[str, Any] | None] = {}
+    for s in stills:
+        if s.status == FAILED:
+            continue
+        for p in s.posters:
+            entry = put_image(p.jpeg) or {}
+            webp = put_image(p.webp) or {}
+            entry["webp_url"] = webp.get("url", "")
+            entry["time_s"] = round(p.time_s, 3)
+            posters[p.output_path] = {"poster": entry, "cover": put_image(p.cover)}
+        thumbnails[s.case_id] = [
+            {"aspect": t.aspect, **(put_image(t.image) or {}), "time_s": round(t.time_s, 3)}
+            for t in s.thumbnails
+        ]
+        sheets[s.case_id] = put_image(s.contact_sheet)
     for r in verified:
         if r.status == FAILED:
             errors.setdefault(r.job.case_id, []).append(f"{r.job.path}: {r.reason}")
@@ -191,15 +260,25 @@ def render_campaign(
                 tuple(sidecars),
                 o.burn is not None,
                 lint.get(o.path, ()),
+                posters.get(o.path, {}).get("poster"),
+                posters.get(o.path, {}).get("cover"),
+                float(o.end_card.seconds) if o.end_card else 0.0,
             )
         )
 
     # index, last
     camp = manifests.campaign.campaign
     index = build_index(
-        camp.name, camp.hashtag, list(plan.case_studies), indexed, errors, __version__
+        camp.name,
+        camp.hashtag,
+        list(plan.case_studies),
+        indexed,
+        errors,
+        __version__,
+        thumbnails=thumbnails,
+        contact_sheets=sheets,
     )
-    report = Report(plan, verified, write_index(index, out_dir), lint)
+    report = Report(plan, verified, write_index(index, out_dir), lint, stills)
     return report
 
 

@@ -1,4 +1,5 @@
-"""Command line: ``python -m pipeline {validate,plan,render,reframe-preview,schema,samples}``.
+"""Command line: ``python -m pipeline
+{validate,plan,render,reframe-preview,thumbnails,schema,samples}``.
 
 The only place that prints, configures logging, and turns errors into exit codes:
 0 success, 1 some job failed, 2 invalid manifests or usage, 130 interrupted.
@@ -89,6 +90,18 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="PNG to write (one cut only; default: OUTPUT_DIR/reframe-preview/CASE-CUT.png)",
     )
+    th = sub.add_parser(
+        "thumbnails",
+        help="choose and write one case study's posters, covers and thumbnails (no video)",
+    )
+    th.add_argument("case", help="case study id")
+    th.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the top candidates per framing with their scores and why the winner won, "
+        "without writing images",
+    )
+    th.add_argument("--force", action="store_true", help="write the images even when up to date")
     sm = sub.add_parser("samples", help="generate the sample campaign's footage into media/")
     sm.add_argument("--force", action="store_true", help="regenerate even if present")
     return p
@@ -167,6 +180,7 @@ def _planned(args: argparse.Namespace, console: Console) -> tuple[Manifests, Pla
 
 def _plan(args: argparse.Namespace, console: Console) -> int:
     from pipeline.captions.fonts import fonts_folder
+    from pipeline.endcard import card_path
     from pipeline.ffmpeg_run import ffmpeg_exe
     from pipeline.graph import build_argv
     from pipeline.jobs import to_jsonable
@@ -220,7 +234,15 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
             out.print(f"\n# {job.name}", style="bold", markup=False)
             subs = [str(ass_path(manifests.output_dir, o)) if o.burn else None for o in job.outputs]
             fonts = str(fonts_folder(manifests.output_dir / STATE_DIR))
-            print(shlex.join(build_argv(job, job.outputs, targets, ffmpeg_exe(), subs, fonts)))
+            # where render keeps each end card (composed on first use, not here)
+            cards = [
+                str(card_path(manifests.output_dir / STATE_DIR / "cards", o.end_card))
+                if o.end_card
+                else None
+                for o in job.outputs
+            ]
+            argv = build_argv(job, job.outputs, targets, ffmpeg_exe(), subs, fonts, cards=cards)
+            print(shlex.join(argv))
     return 1 if plan.failed else 0
 
 
@@ -262,6 +284,12 @@ def _render(args: argparse.Namespace, console: Console) -> int:
         def on_done(job: CutJob, results: list[OutputResult]) -> None:
             progress.update(tasks[job.name], completed=float(job.duration))
 
+        def on_stills(case_id: str, done: float) -> None:
+            name = f"{case_id}: posters"
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=1.0)
+            progress.update(tasks[name], completed=done)
+
         report = render_campaign(
             manifests,
             plan,
@@ -271,6 +299,7 @@ def _render(args: argparse.Namespace, console: Console) -> int:
             on_start=on_start,
             on_progress=on_progress,
             on_done=on_done,
+            on_stills=on_stills,
         )
 
     table = Table(title="Render summary")
@@ -289,6 +318,14 @@ def _render(args: argparse.Namespace, console: Console) -> int:
             r.job.path, f"[{styles[r.status]}]{r.status}[/]", langs + burned + lint, detail
         )
     Console().print(table)
+    for st in report.stills:
+        what = f"{len(st.posters)} posters, {len(st.thumbnails)} thumbnails"
+        table.add_row(
+            f"{st.case_id} (stills)",
+            f"[{styles[st.status]}]{st.status}[/]",
+            "",
+            st.reason or what,
+        )
     lint_lines = [(p, w) for p, ws in sorted(report.caption_lint.items()) for w in ws]
     if lint_lines:
         console.print(f"caption lint ({len(lint_lines)} warnings; --strict-captions fails them):")
@@ -381,6 +418,61 @@ def _reframe_preview(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _thumbnails(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.posters import FAILED, choose, render_stills
+
+    manifests, plan = _planned(args, console)
+    job = next((s for s in plan.stills if s.case_id == args.case), None)
+    if job is None:
+        known = sorted(s.case_id for s in plan.stills)
+        failed = next((f for f in plan.failed if f.case_id == args.case), None)
+        why = failed.reason if failed else f"unknown case study; known: {', '.join(known)}"
+        console.print(f"{args.case}: {why}", style="red", markup=False, soft_wrap=True)
+        return 2 if failed is None else 1
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        console=console,
+        disable=args.quiet,
+    ) as progress:
+        task = progress.add_task(f"{job.case_id}: frames", total=1.0)
+
+        def report(done: float) -> None:
+            progress.update(task, completed=done)
+
+        if args.explain:
+            choices = choose(job, report)
+        else:
+            result = render_stills(job, manifests.output_dir, force=args.force, progress=report)
+    if args.explain:
+        from pipeline.posters import framing_key
+        from pipeline.thumbnails import explain
+
+        shown: set[object] = set()
+        for poster in job.posters:
+            key = framing_key(poster)
+            outs = [p.output_path for p in job.posters if framing_key(p) == key]
+            if key in shown:
+                continue
+            shown.add(key)
+            choice = choices[key]
+            print(f"{poster.cut} {poster.aspect} ({', '.join(outs)}):")
+            if choice.pinned is not None:
+                print(f"  pinned by the manifest at {choice.pinned}s")
+                continue
+            for line in explain(choice.scored, choice.picked):
+                print(f"  {line}")
+        return 0
+    if result.status == FAILED:
+        console.print(f"{job.case_id}: {result.reason}", style="red", markup=False)
+        return 1
+    for img in result.files:
+        print(os.path.relpath(manifests.output_dir / img.path))
+    console.print(f"{job.case_id}: {len(result.files)} images {result.status}")
+    return 0
+
+
 def _samples(args: argparse.Namespace, console: Console) -> int:
     from pipeline.samples import make_samples
 
@@ -397,6 +489,7 @@ COMMANDS = {
     "schema": _schema,
     "samples": _samples,
     "reframe-preview": _reframe_preview,
+    "thumbnails": _thumbnails,
 }
 
 if __name__ == "__main__":

@@ -126,19 +126,95 @@ def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
 
 
 def _video_for(
-    stream: Any, job: CutJob, out: OutputJob, subtitles: str | None, fonts_dir: str | None
+    stream: Any,
+    job: CutJob,
+    out: OutputJob,
+    subtitles: str | None,
+    fonts_dir: str | None,
+    card: Any = None,
 ) -> Any:
+    """The output's picture; ``card`` is its end card stream (``_card_streams``), if any."""
     stream = get_strategy(out.strategy)(stream, out).filter("setsar", 1)
     if out.fps != job.fps:
         stream = stream.filter("fps", fps=rate(out.fps))
-    frames = round(out.duration * out.fps)
-    if out.duration < job.duration or out.fps != job.fps:
+    content = out.content_duration
+    frames = round(content * out.fps)
+    if content < job.duration or out.fps != job.fps:
         stream = stream.filter("trim", end_frame=frames)
     if subtitles is not None:
-        # Last, at the output's own size: libass lays text out in the output's pixels, so
-        # nothing scales it afterwards, and the cue times are already output times.
+        # At the output's own size: libass lays text out in the output's pixels, so nothing
+        # scales it afterwards, and the cue times are already output times. Before the end
+        # card, so no cue can spill onto it.
         stream = burn_filter(stream, subtitles, fonts_dir or "")
-    return stream.filter("format", "yuv420p")
+    stream = stream.filter("format", "yuv420p")
+    if card is None:
+        return stream
+    return ffmpeg.concat(stream, card, v=1, a=0)
+
+
+def _card_streams(outputs: Sequence[OutputJob], files: Sequence[str | None]) -> list[Any]:
+    """Per output, its end card as a stream (None without one). Outputs that want the same
+    card at the same size and rate (Reels' and Facebook's 1080x1920) get one chain and a split:
+    ffmpeg-python merges identical chains into one node, which cannot feed two filters."""
+    keys: list[tuple[Any, ...] | None] = []
+    for out, path in zip(outputs, files, strict=True):
+        card = out.end_card
+        keys.append(
+            None if card is None or path is None else (path, card, out.width, out.height, out.fps)
+        )
+    streams: list[Any] = [None] * len(outputs)
+    for key in dict.fromkeys(k for k in keys if k is not None):
+        users = [i for i, k in enumerate(keys) if k == key]
+        chain = _card_video(key[0], outputs[users[0]])
+        if len(users) == 1:
+            streams[users[0]] = chain
+        else:
+            node = chain.split()
+            for n, i in enumerate(users):
+                streams[i] = node[n]
+    return streams
+
+
+def _card_video(path: str, out: OutputJob) -> Any:
+    """The end card file (``pipeline.endcard``, 30 fps at 1080 on the short side) as exactly
+    the card's whole frames at the output's size and rate."""
+    assert out.end_card is not None
+    r = rate(out.fps)
+    frames = round(out.end_card.seconds * out.fps)
+    return (
+        ffmpeg.input(f"file:{path}")["v:0"]
+        .filter("scale", out.width, out.height)
+        .filter("setsar", 1)
+        .filter("fps", fps=r)
+        .filter("format", "yuv420p")
+        # The card's last frame held: at 24000/1001 fps a 3 s card rounds to 72 frames,
+        # 3.003 s, a frame more than the 30 fps file holds.
+        .filter("tpad", stop_mode="clone", stop=math.ceil(out.fps))
+        .filter("trim", end_frame=frames)
+        # as in _joined: round(), or floating point gives a frame its neighbour's time
+        .filter("setpts", f"round(N/({r})/TB)")
+    )
+
+
+def _audio_for(stream: Any, out: OutputJob, cut_end: int, audio_rate: int) -> Any:
+    """The output's audio from the cut's: ``AAC_PRIMING`` samples in (see there), up to the
+    output's end; with an end card, the cut's sound fades out over ``audio_fade`` to end
+    exactly where the picture cuts to the card, then silence to the card's end."""
+    card = out.end_card
+    if card is None:
+        end = min(cut_end, round(out.duration * audio_rate))
+        # No asetpts after this trim: the first sample keeps pts 1024, the encoder's output
+        # then starts at pts 0, and the muxer needs no edit list to place it.
+        return stream.filter("atrim", start_sample=AAC_PRIMING, end_sample=end)
+    content_end = min(cut_end, round(out.content_duration * audio_rate))
+    end = round(out.duration * audio_rate)
+    fade = min(round(card.audio_fade * audio_rate), content_end - AAC_PRIMING)
+    stream = stream.filter("atrim", start_sample=AAC_PRIMING, end_sample=content_end)
+    if fade > 0:
+        # afade counts samples by timestamp, and the kept pts are the cut's sample numbers
+        stream = stream.filter("afade", t="out", start_sample=content_end - fade, nb_samples=fade)
+    # atrim counts the samples it is given, which start AAC_PRIMING into the cut
+    return stream.filter("apad").filter("atrim", end_sample=end - AAC_PRIMING)
 
 
 def _encode_args(job: CutJob, out: OutputJob) -> dict[str, Any]:
@@ -181,11 +257,14 @@ def build_argv(
     ffmpeg_exe: str = "ffmpeg",
     subtitles: Sequence[str | None] | None = None,
     fonts_dir: str | None = None,
+    cards: Sequence[str | None] | None = None,
 ) -> list[str]:
     """The exact argument list that renders ``outputs`` of ``job`` to ``targets`` (file paths,
     normally temporary names that the renderer renames when FFmpeg succeeds). ``subtitles``
     gives, per output, the ASS file to burn in (or None); ``fonts_dir`` is where libass finds
-    the caption font, so no system font is ever used.
+    the caption font, so no system font is ever used. ``cards`` gives, per output, the end
+    card file from ``pipeline.endcard.ensure_card``: required for each output with an
+    ``end_card``, None for the others.
 
     x264 keeps its own thread count (1.5 per core) for every encoder: `make bench` tried one
     and two threads per encoder for four encoders on 2 cores. One thread saved 20% of FFmpeg's
@@ -194,6 +273,14 @@ def build_argv(
     """
     if len(outputs) != len(targets) or not outputs:
         raise ValueError("one target path per output, at least one output")
+    card_files = list(cards) if cards else [None] * len(outputs)
+    if len(card_files) != len(outputs):
+        raise ValueError("one card entry per output")
+    for out, card in zip(outputs, card_files, strict=True):
+        # A missing card would make a file shorter than the plan says; a stray one, longer.
+        if (out.end_card is None) != (card is None):
+            want = "an end card file" if out.end_card else "no end card file"
+            raise ValueError(f"{out.path}: needs {want} (cards=)")
     audio_rate = outputs[0].encode.audio_rate
     bounds = sample_bounds(job, audio_rate)
     video, audio = _joined(job, audio_rate)
@@ -208,14 +295,12 @@ def build_argv(
     else:
         anode = audio.filter_multi_output("asplit", n)
         asplit = [anode[i] for i in range(n)]
+    card_streams = _card_streams(outputs, card_files)
     streams = []
     for i, (out, target) in enumerate(zip(outputs, targets, strict=True)):
         subs = subtitles[i] if subtitles else None
-        v = _video_for(vsplit[i], job, out, subs, fonts_dir)
-        end = min(bounds[-1], round(out.duration * audio_rate))
-        # No asetpts after this trim: the first sample keeps pts 1024, the encoder's output
-        # then starts at pts 0, and the muxer needs no edit list to place it.
-        a = asplit[i].filter("atrim", start_sample=AAC_PRIMING, end_sample=end)
+        v = _video_for(vsplit[i], job, out, subs, fonts_dir, card_streams[i])
+        a = _audio_for(asplit[i], out, bounds[-1], audio_rate)
         streams.append(ffmpeg.output(v, a, f"file:{target}", **_encode_args(job, out)))
     cmd = ffmpeg.merge_outputs(*streams).global_args(
         "-y",

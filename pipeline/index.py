@@ -31,6 +31,9 @@ class IndexedOutput:
     captions: tuple[tuple[str, str, str], ...] = ()  # (lang, format, url)
     burned_captions: bool = False
     caption_lint: tuple[str, ...] = ()
+    poster: dict[str, Any] | None = None  # url, width, height, bytes, webp_url, time_s
+    cover: dict[str, Any] | None = None  # the platform's cover image, where it takes one
+    end_card_s: float = 0.0
 
 
 def schema() -> dict[str, Any]:
@@ -46,6 +49,9 @@ def build_index(
     errors: dict[str, list[str]],
     pipeline_version: str,
     now: datetime | None = None,
+    *,
+    thumbnails: dict[str, list[dict[str, Any]]] | None = None,
+    contact_sheets: dict[str, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     when = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     studies = []
@@ -84,9 +90,14 @@ def build_index(
                         ],
                         "burned_captions": o.burned_captions,
                         "caption_lint": {"warnings": list(o.caption_lint)},
+                        "end_card_s": round(o.end_card_s, 3),
+                        "poster": o.poster,
+                        "cover": o.cover,
                     }
                     for o in outs
                 ],
+                "thumbnails": (thumbnails or {}).get(cs["id"], []),
+                "contact_sheet": (contact_sheets or {}).get(cs["id"]),
             }
         )
     return {

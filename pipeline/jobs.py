@@ -41,6 +41,29 @@ class Encode:
 
 
 @dataclass(frozen=True)
+class EndCard:
+    """The branded closing card joined to a social output: composed once per case study and
+    aspect ratio (``pipeline.endcard``), then scaled to each output in the main FFmpeg pass.
+    Every field changes the card's pixels, so all of them are in the output's key."""
+
+    aspect: str
+    width: int  # the card's own canvas (1080 on the short side); outputs scale it
+    height: int
+    seconds: Fraction
+    title: str
+    area: str
+    hashtag: str
+    primary_colour: str  # background, "#RRGGBB"
+    secondary_colour: str  # text
+    logo: str  # image file (absolute at run time; relative to the project in golden files)
+    logo_sha256: str
+    # margins (top, right, bottom, left) in card pixels that text and logo keep clear of: the
+    # tightest platform UI overlay for this aspect ratio
+    safe: tuple[int, int, int, int]
+    audio_fade: Fraction  # the cut's audio fades out over this long before the card
+
+
+@dataclass(frozen=True)
 class OutputJob:
     """One file: a platform's encode of one cut at one aspect ratio."""
 
@@ -61,11 +84,17 @@ class OutputJob:
     burn: str | None = None  # language burned into the picture, if any
     pad_ranges: tuple[tuple[Fraction, Fraction], ...] = ()  # output times blur-padded ("auto")
     shots: tuple[Fraction, ...] = ()  # output times of shot changes and joins (not in the key)
+    end_card: EndCard | None = None  # joined after the cut; ``duration`` includes it
     key: str = ""  # content hash of everything that affects the bytes; set by ``with_key``
 
     @property
     def sidecars(self) -> tuple[str, ...]:
         return tuple(path for track in self.captions for _, path in track.files)
+
+    @property
+    def content_duration(self) -> Fraction:
+        """The cut's part of the output: everything before the end card."""
+        return self.duration - (self.end_card.seconds if self.end_card else Fraction(0))
 
     @property
     def burned_track(self) -> CaptionTrackJob | None:
@@ -74,6 +103,9 @@ class OutputJob:
     def with_key(self, cut_key: str) -> OutputJob:
         skip = ("key", "notes", "shots")
         body = {k: v for k, v in _jsonable(asdict(self)).items() if k not in skip}
+        if body.get("end_card"):
+            # the logo's bytes are in (logo_sha256); its path is where this checkout lives
+            body["end_card"] = {k: v for k, v in body["end_card"].items() if k != "logo"}
         digest = hashlib.sha256(json.dumps([cut_key, body], sort_keys=True).encode()).hexdigest()
         return replace(self, key=digest)
 
@@ -120,6 +152,63 @@ class CutJob:
 
 
 @dataclass(frozen=True)
+class PosterJob:
+    """One output's still images: its poster at its own size (JPEG and WebP), and the
+    platform's cover where the platform takes one. The frame is chosen by score unless
+    ``pinned``, and is framed as the output frames it at that moment."""
+
+    output_path: str  # the video these images belong to
+    base: str  # image path without suffix, relative to the output folder
+    cut: str
+    platform: str
+    aspect: str
+    width: int
+    height: int
+    strategy: str
+    windows: tuple[CropWindow, ...]
+    pad_ranges: tuple[tuple[Fraction, Fraction], ...]
+    duration: Fraction  # the cut's part of the output (frames after it are the end card)
+    pinned: Fraction | None = None  # output time from the manifest's poster_at
+    cover: tuple[int, int] | None = None
+    cover_max_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class StillsCut:
+    cut: str
+    segments: tuple[SegmentSpan, ...]
+    fps: Fraction
+    shots: tuple[Fraction, ...]  # output times of shot changes and joins
+
+
+@dataclass(frozen=True)
+class StillsJob:
+    """Posters, covers, thumbnails and the review contact sheet of one case study: one pass
+    over each cut's frames, scored once per output framing."""
+
+    case_id: str
+    title: str
+    area: str
+    source: str
+    source_label: str
+    source_sha256: str
+    display_size: tuple[int, int]
+    cuts: tuple[StillsCut, ...]
+    posters: tuple[PosterJob, ...]
+    thumbnails: int  # per aspect ratio, best first, each visually different from the others
+    cover_title: bool
+    primary_colour: str
+    secondary_colour: str
+    tool_versions: tuple[str, str] = ("", "")
+    key: str = ""
+
+    def with_key(self) -> StillsJob:
+        body = {k: v for k, v in _jsonable(asdict(self)).items() if k not in ("key", "source")}
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        return replace(self, key=digest)
+
+
+@dataclass(frozen=True)
 class FailedCase:
     """A case study that could not be planned (e.g. its source is missing); the batch goes on."""
 
@@ -134,6 +223,7 @@ class Plan:
     jobs: tuple[CutJob, ...]
     failed: tuple[FailedCase, ...] = ()
     case_studies: tuple[dict[str, str], ...] = field(default=())  # id, title, area, description
+    stills: tuple[StillsJob, ...] = ()
 
 
 def cut_key(job: CutJob) -> str:

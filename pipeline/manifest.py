@@ -141,6 +141,11 @@ class Settings(Strict):
         description="Which caption language to burn in (default: the first listed)",
         pattern=r"^[a-z]{2,3}(-([A-Z]{2}|[0-9]{3}))?$",
     )
+    end_card: bool | None = Field(
+        None,
+        description="End with the campaign's branded card (default: on for social platforms, "
+        "off for the web page)",
+    )
 
 
 class Brand(Strict):
@@ -173,6 +178,27 @@ Platform = Annotated[str, BeforeValidator(_platform), WithJsonSchema({"enum": li
 Aspect = Annotated[str, BeforeValidator(_aspect), WithJsonSchema({"enum": list(ASPECTS)})]
 
 
+class EndCardOptions(Strict):
+    seconds: float = Field(
+        3.0, ge=1.0, le=10.0, description="How long the card shows; counts toward platform limits"
+    )
+    audio_fade: float = Field(
+        1.0, ge=0.0, le=5.0, description="The cut's sound fades out over this long before the card"
+    )
+
+
+class StillsOptions(Strict):
+    enabled: bool = Field(
+        True, description="Write posters, covers, thumbnails and contact sheets with the videos"
+    )
+    thumbnails: int = Field(
+        3, ge=1, le=10, description="Thumbnails per case study and aspect ratio, best first"
+    )
+    cover_title: bool = Field(
+        True, description="Put the case study's title on platform covers (YouTube, Reels)"
+    )
+
+
 class Campaign(Strict):
     name: str = Field(min_length=1)
     hashtag: str = Field(pattern=HASHTAG)
@@ -189,6 +215,8 @@ class Campaign(Strict):
         "(Facebook: name.en_GB.srt) and the language code gives none",
     )
     defaults: Settings = Settings()
+    end_card: EndCardOptions = EndCardOptions()
+    stills: StillsOptions = StillsOptions()
 
 
 class Segment(Strict):
@@ -256,6 +284,11 @@ class Output(Settings):
         default_factory=list,
         description="Framing overrides for ranges of the source, on top of the case study's",
     )
+    poster_at: Timestamp | None = Field(
+        None,
+        description="Pin this output's poster to a time in the cut (from the cut's start) "
+        "instead of choosing the best frame",
+    )
 
     @model_validator(mode="after")
     def _aspects_allowed(self) -> Output:
@@ -296,6 +329,11 @@ class CaseStudy(Strict):
         "e.g. {at: [0:12, 0:15], focus: {x: 0.3}} or {at: [0:20, 0:24], strategy: pad}",
     )
     outputs: list[Output] = Field(default_factory=list)
+    poster_at: dict[str, Timestamp] = Field(
+        default_factory=dict,
+        description="Pin posters and thumbnails of a cut to a time in it (from the cut's "
+        "start), per cut name, instead of choosing the best frame",
+    )
 
     @field_validator("cuts")
     @classmethod
@@ -334,6 +372,14 @@ class CaseStudy(Strict):
             )
             for i, out in enumerate(self.outputs)
             if out.cut not in self.cuts
+        ]
+        problems += [
+            (
+                ("poster_at", cut),
+                f"cut {cut!r} is not defined in cuts (defined: {', '.join(self.cuts)})",
+            )
+            for cut in self.poster_at
+            if cut not in self.cuts
         ]
         if problems:
             raise FieldProblems(problems)

@@ -14,12 +14,24 @@ from fractions import Fraction
 from pipeline.captions.model import Track
 from pipeline.errors import CaptionError, PlanError, Problem, SourceError
 from pipeline.framing import CropWindow
-from pipeline.jobs import CutJob, Encode, FailedCase, OutputJob, Plan, SegmentSpan, cut_key
+from pipeline.jobs import (
+    CutJob,
+    Encode,
+    EndCard,
+    FailedCase,
+    OutputJob,
+    Plan,
+    PosterJob,
+    SegmentSpan,
+    StillsCut,
+    StillsJob,
+    cut_key,
+)
 from pipeline.manifest import FramingRange, Output
 from pipeline.manifest_load import LoadedCaseStudy, Manifests
 from pipeline.plan_captions import plan_captions
 from pipeline.probe import SourceInfo
-from pipeline.profiles import PROFILES
+from pipeline.profiles import PROFILES, PlatformProfile
 from pipeline.reframe import Framing, Override, frame_output
 from pipeline.scene import SourceAnalysis
 from pipeline.settings import resolve
@@ -91,7 +103,10 @@ def _output_duration(
     cut_duration: Fraction,
     fps: Fraction,
     problems: list[Problem],
+    card: Fraction = Fraction(0),
 ) -> tuple[Fraction, tuple[str, ...]]:
+    """The cut's part of the output (a whole number of frames), and notes. ``card`` is the
+    end card's length: it counts toward the platform's limits."""
     index, out = where
     profile = PROFILES[out.platform]
     file = str(loaded.file)
@@ -99,12 +114,13 @@ def _output_duration(
     line = loaded.line("outputs", index) if index is not None else None
     frames = round(cut_duration * fps)
     notes: tuple[str, ...] = ()
-    if profile.max_duration is not None and cut_duration > profile.max_duration:
+    with_card = f" with the {format_timestamp(card)} end card" if card else ""
+    if profile.max_duration is not None and cut_duration + card > profile.max_duration:
         if out.fit == "trim":
-            frames = int(profile.max_duration * fps)
+            frames = int((profile.max_duration - card) * fps)
             notes = (
                 f"trimmed from {format_timestamp(cut_duration)} "
-                f"to {format_timestamp(frames / fps)} "
+                f"to {format_timestamp(frames / fps)}{with_card} "
                 f"({profile.label} allows at most {format_timestamp(profile.max_duration)})",
             )
         else:
@@ -113,23 +129,57 @@ def _output_duration(
                     file,
                     line,
                     field,
-                    f"cut {out.cut!r} is {format_timestamp(cut_duration)} long "
+                    f"cut {out.cut!r} is {format_timestamp(cut_duration)} long{with_card} "
                     f"but {profile.label} allows at most "
                     f"{format_timestamp(profile.max_duration)}; shorten the cut or set 'fit: trim'",
                 )
             )
-    if cut_duration < profile.min_duration:
+    if cut_duration + card < profile.min_duration:
         problems.append(
             Problem(
                 file,
                 line,
                 field,
-                f"cut {out.cut!r} is {format_timestamp(cut_duration)} long "
+                f"cut {out.cut!r} is {format_timestamp(cut_duration)} long{with_card} "
                 f"but {profile.label} needs at least "
                 f"{format_timestamp(profile.min_duration)}",
             )
         )
     return Fraction(frames) / fps, notes
+
+
+def _end_card(
+    manifests: Manifests,
+    loaded: LoadedCaseStudy,
+    aspect: str,
+    fps: Fraction,
+    assets: Mapping[str, str],
+) -> EndCard:
+    """The card for one output: its length is whole frames at the output's rate."""
+    from pipeline.endcard import card_size, safe_margins
+
+    campaign = manifests.campaign.campaign
+    opts = campaign.end_card
+    logo = ""
+    if campaign.brand.logo:
+        logo = str((manifests.campaign.file.parent / campaign.brand.logo).resolve())
+    w, h = card_size(aspect)
+    frames = max(1, round(Fraction(opts.seconds) * fps))
+    return EndCard(
+        aspect=aspect,
+        width=w,
+        height=h,
+        seconds=Fraction(frames) / fps,
+        title=loaded.study.title,
+        area=loaded.study.area,
+        hashtag=campaign.hashtag,
+        primary_colour=campaign.brand.primary_colour,
+        secondary_colour=campaign.brand.secondary_colour,
+        logo=logo,
+        logo_sha256=assets.get(logo, "") if logo else "",
+        safe=safe_margins(aspect, w, h),
+        audio_fade=Fraction(opts.audio_fade).limit_denominator(1000),
+    )
 
 
 def _plan_case(
@@ -140,6 +190,7 @@ def _plan_case(
     versions: tuple[str, str],
     problems: list[Problem],
     analysis: SourceAnalysis | None = None,
+    assets: Mapping[str, str] | None = None,
 ) -> list[CutJob]:
     campaign = manifests.campaign.campaign
     study = loaded.study
@@ -192,12 +243,18 @@ def _plan_case(
         for index, out in outs:
             profile = PROFILES[out.platform]
             fps = min(max(cut_fps, profile.min_fps), profile.max_fps)
-            duration, out_notes = _output_duration(
-                loaded, (index, out), cut_duration, fps, problems
-            )
             settings = resolve(profile, campaign.defaults, study.defaults, out)
+            cards = {
+                a: _end_card(manifests, loaded, a, fps, assets or {}) if settings.end_card else None
+                for a in out.aspects
+            }
+            reserve = next((c.seconds for c in cards.values() if c), Fraction(0))
+            duration, out_notes = _output_duration(
+                loaded, (index, out), cut_duration, fps, problems, reserve
+            )
             for aspect in out.aspects:
                 size = profile.sizes[aspect]
+                card = cards[aspect]
                 windows: tuple[CropWindow, ...] = ()
                 strategy = settings.strategy
                 framing = None
@@ -236,7 +293,7 @@ def _plan_case(
                     width=size.width,
                     height=size.height,
                     fps=fps,
-                    duration=duration,
+                    duration=duration + (card.seconds if card else 0),
                     strategy=strategy,
                     windows=windows,
                     pad_ranges=framing.pad_ranges if framing and strategy != "pad" else (),
@@ -244,6 +301,7 @@ def _plan_case(
                     encode=encode,
                     path=f"{study.id}/{cut}/{out.platform}-{size.width}x{size.height}.mp4",
                     notes=(*notes, *out_notes, *_framing_notes(framing, aspect)),
+                    end_card=card,
                 )
                 captions, burn, problem = plan_captions(
                     planned, tracks, segments, cut_fps, settings, campaign.caption_country
@@ -272,6 +330,94 @@ def _plan_case(
         key = cut_key(job)
         jobs.append(replace(job, key=key, outputs=tuple(o.with_key(key) for o in outputs)))
     return jobs
+
+
+def _stills(
+    manifests: Manifests,
+    loaded: LoadedCaseStudy,
+    info: SourceInfo,
+    jobs: list[CutJob],
+    versions: tuple[str, str],
+    problems: list[Problem],
+) -> StillsJob | None:
+    """The case study's posters, covers and thumbnails, framed as each output frames them."""
+    if not jobs:
+        return None
+    campaign = manifests.campaign.campaign
+    study = loaded.study
+    posters = []
+    for job in jobs:
+        for out in job.outputs:
+            index, entry = next(
+                (
+                    (i, o)
+                    for i, o in enumerate(study.outputs)
+                    if o.platform == out.platform and o.cut == out.cut and out.aspect in o.aspects
+                ),
+                (None, None),
+            )
+            pinned = entry.poster_at if entry and entry.poster_at is not None else None
+            where: tuple[str | int, ...] = ("outputs", index or 0, "poster_at")
+            if pinned is None and out.cut in study.poster_at:
+                pinned, where = study.poster_at[out.cut], ("poster_at", out.cut)
+            if pinned is not None and pinned >= out.content_duration:
+                problems.append(
+                    Problem(
+                        str(loaded.file),
+                        loaded.line(*where),
+                        ".".join(str(w) for w in where),
+                        f"poster time {format_timestamp(pinned)} is past the end of cut "
+                        f"{out.cut!r} ({format_timestamp(out.content_duration)} long)",
+                    )
+                )
+                pinned = None
+            profile: PlatformProfile = PROFILES[out.platform]
+            cover = profile.cover
+            # a platform's cover has the shape of the output it goes with
+            if (
+                cover is not None
+                and abs(cover.width * out.height - cover.height * out.width)
+                > (out.width * out.height) // 100
+            ):
+                cover = None
+            posters.append(
+                PosterJob(
+                    output_path=out.path,
+                    base=out.path.removesuffix(".mp4") + "-poster",
+                    cut=out.cut,
+                    platform=out.platform,
+                    aspect=out.aspect,
+                    width=out.width,
+                    height=out.height,
+                    strategy=out.strategy,
+                    windows=out.windows,
+                    pad_ranges=out.pad_ranges,
+                    duration=out.content_duration,
+                    pinned=snap(pinned, out.fps) if pinned is not None else None,
+                    cover=(cover.width, cover.height) if cover else None,
+                    cover_max_bytes=profile.cover_max_bytes if cover else None,
+                )
+            )
+    cuts = tuple(
+        StillsCut(job.cut, job.segments, job.fps, job.outputs[0].shots if job.outputs else ())
+        for job in jobs
+    )
+    return StillsJob(
+        case_id=study.id,
+        title=study.title,
+        area=study.area,
+        source=info.path,
+        source_label=_relative(info.path, manifests),
+        source_sha256=info.sha256,
+        display_size=info.display_size,
+        cuts=cuts,
+        posters=tuple(posters),
+        thumbnails=campaign.stills.thumbnails,
+        cover_title=campaign.stills.cover_title,
+        primary_colour=campaign.brand.primary_colour,
+        secondary_colour=campaign.brand.secondary_colour,
+        tool_versions=versions,
+    ).with_key()
 
 
 def _overrides(
@@ -352,6 +498,7 @@ def make_plan(
     ffmpeg_version: str,
     captions: Mapping[str, Mapping[str, Track] | CaptionError] | None = None,
     analyses: Mapping[str, SourceAnalysis] | None = None,
+    assets: Mapping[str, str] | None = None,
 ) -> Plan:
     """Turn validated manifests and probed sources into jobs.
 
@@ -359,10 +506,11 @@ def make_plan(
     case study a ``FailedCase`` and the rest go on; so does a ``CaptionError`` in ``captions``
     (case-study id -> language -> parsed track). Problems that are the manifest's fault
     (a cut too long for a platform, a segment past the source's end) raise ``PlanError``
-    with all of them listed.
+    with all of them listed. ``assets`` maps brand files (the logo) to their sha256.
     """
     problems: list[Problem] = []
     jobs: list[CutJob] = []
+    stills: list[StillsJob] = []
     failed: list[FailedCase] = []
     for loaded in manifests.case_studies:
         result = sources[loaded.study.id]
@@ -376,7 +524,13 @@ def make_plan(
             continue
         versions = (pipeline_version, ffmpeg_version)
         analysis = (analyses or {}).get(loaded.study.id)
-        jobs.extend(_plan_case(manifests, loaded, result, tracks, versions, problems, analysis))
+        case_jobs = _plan_case(
+            manifests, loaded, result, tracks, versions, problems, analysis, assets
+        )
+        jobs.extend(case_jobs)
+        still = _stills(manifests, loaded, result, case_jobs, versions, problems)
+        if still is not None and manifests.campaign.campaign.stills.enabled:
+            stills.append(still)
     if problems:
         raise PlanError([replace(p, file=_relative(p.file, manifests)) for p in problems])
     return Plan(
@@ -393,4 +547,5 @@ def make_plan(
             }
             for c in manifests.case_studies
         ),
+        stills=tuple(stills),
     )

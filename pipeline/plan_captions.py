@@ -49,7 +49,7 @@ def plan_captions(
     spans = [(s.start, s.start + round(s.duration * cut_fps) / cut_fps) for s in segments]
     planned = []
     for lang, track in tracks.items():
-        cues, retimed = retime(track.cues, spans, out.fps, out.duration)
+        cues, retimed = retime(track.cues, spans, out.fps, out.content_duration)
         cues, reflowed = _reflow(cues, style.max_chars, style.max_lines)
         names = sidecar_names(path.stem, lang, country)
         files = tuple((fmt, str(path.with_name(names[fmt]))) for fmt in sorted(names))

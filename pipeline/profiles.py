@@ -52,6 +52,13 @@ class PlatformProfile:
     # Feeds autoplay muted (Meta, X, LinkedIn: ref fact 1 and §4.3), so captions are burned in
     # by default; the web page and YouTube have players that show the sidecar track instead.
     burn_captions: bool = True
+    # Social feeds end with the campaign's branded card (issue: end cards); the web page has
+    # its own branding around the player, so its files stay clean.
+    end_card: bool = True
+    # The custom cover or thumbnail image the platform takes with an upload, if any, and its
+    # size limit in bytes (None: no stated limit).
+    cover: Sized | None = None
+    cover_max_bytes: int | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -185,8 +192,11 @@ PROFILES: dict[str, PlatformProfile] = {
         audio_rate=48000,
         audio_channels=2,
         keyint_seconds=Fraction(2),
+        cover=Sized(1080, 1920),
         sources={
             "sizes": "9:16 1080x1920: ayrshare.com/docs/media-guidelines/instagram.md (ref §1.1)",
+            "cover": "Instagram Reel cover 1080x1920 (9:16), no stated size limit (2nd-hand, "
+            "ref §1.3)",
             "duration": "Reels ads 0.5-90 s (2nd-hand); organic via API from 3 s: we take the "
             "intersection, 3-90 s (ref §1.1)",
             "max_bytes": "API 300 MB in the English docs, 1 GB in translations: the stricter "
@@ -216,7 +226,11 @@ PROFILES: dict[str, PlatformProfile] = {
         keyint_seconds=Fraction(1, 2),
         preset="medium",
         burn_captions=False,
+        cover=Sized(1280, 720),
+        cover_max_bytes=2 * MB,
         sources={
+            "cover": "custom thumbnail 1280x720, under 2 MB, JPG (2nd-hand quoting YouTube "
+            "help, ref §1.3)",
             "sizes": "16:9, standard sizes up to 2160p: support.google.com/youtube/answer/1722171 "
             "(ref §1.1)",
             "duration": "12 h upload limit for verified accounts (our note; no limit in ref)",
@@ -244,7 +258,10 @@ PROFILES: dict[str, PlatformProfile] = {
         audio_channels=2,
         keyint_seconds=Fraction(1, 2),
         preset="medium",
+        cover=Sized(1080, 1920),
         sources={
+            "cover": "9:16 1080x1920 cover, as Instagram's Reel cover (ref §1.3) (our choice: "
+            "Shorts picks a frame in the app)",
             "sizes": "square or taller; 9:16 1080x1920 fills the screen (ref §1.1)",
             "duration": "up to 3 min since 15 Oct 2024: kapwing.com quoting YouTube (2nd-hand, "
             "ref §1.1)",
@@ -271,6 +288,7 @@ PROFILES: dict[str, PlatformProfile] = {
         audio_channels=2,
         keyint_seconds=Fraction(2),
         burn_captions=False,
+        end_card=False,
         sources={
             "sizes": "1920x1080 top rung of the Apple HLS ladder (§1.25); other aspects at the "
             "same 1080 short side (our choice) (ref §1.5)",

@@ -130,6 +130,16 @@ def write_ass(root: Path, out: OutputJob) -> str | None:
     return str(target)
 
 
+def end_card_file(root: Path, out: OutputJob) -> str | None:
+    """The output's branded end card, composed once per case study and aspect ratio and
+    kept with the output folder's state (MoviePy: a few seconds of a still-ish card)."""
+    if out.end_card is None:
+        return None
+    from pipeline.endcard import ensure_card
+
+    return str(ensure_card(out.end_card, root / STATE_DIR / "cards"))
+
+
 def write_sidecars(root: Path, out: OutputJob) -> None:
     """The .vtt and .srt files of every caption language, next to the video."""
     writers = {"vtt": to_webvtt, "srt": to_srt}
@@ -186,7 +196,13 @@ def render_cut(
     log_path = logs / f"{job.case_id}.{job.cut}.log"
     subtitles = [write_ass(root, o) for o in outputs]
     fonts = str(fonts_dir(root / STATE_DIR)) if any(subtitles) else None
-    argv = build_argv(job, outputs, [str(t) for t in temps], ffmpeg_exe(), subtitles, fonts)
+    try:
+        cards = [end_card_file(root, o) for o in outputs]
+    except PipelineError as exc:
+        return [OutputResult(o, FAILED, f"end card: {exc}") for o in outputs]
+    argv = build_argv(
+        job, outputs, [str(t) for t in temps], ffmpeg_exe(), subtitles, fonts, cards=cards
+    )
     graph_file = root / STATE_DIR / "graphs" / f"{job.key[:24]}.txt"
     argv, graph = graph_to_file(argv, str(graph_file))
     if graph is not None:

@@ -21,6 +21,7 @@ class Resolved:
     crf: int
     burn_captions: bool
     caption_language: str | None
+    end_card: bool
     # dictated by the platform profile, not overridable from a manifest
     profile: str
     level: str
@@ -37,6 +38,7 @@ PIPELINE_DEFAULTS = Resolved(
     crf=21,
     burn_captions=False,
     caption_language=None,
+    end_card=False,
     profile="high",
     level="4.1",
     audio_kbps=128,
@@ -57,6 +59,8 @@ def _apply(base: Resolved, layer: Settings | None) -> Resolved:
         out = replace(out, burn_captions=layer.burn_captions)
     if layer.caption_language is not None:
         out = replace(out, caption_language=layer.caption_language)
+    if layer.end_card is not None:
+        out = replace(out, end_card=layer.end_card)
     if layer.encoder is not None:
         if layer.encoder.preset is not None:
             out = replace(out, preset=layer.encoder.preset)
@@ -76,6 +80,7 @@ def resolve(
         PIPELINE_DEFAULTS,
         preset=profile.preset,
         burn_captions=profile.burn_captions,
+        end_card=profile.end_card,
         profile=profile.h264_profile,
         level=profile.h264_level,
         audio_kbps=profile.audio_kbps,

@@ -13,6 +13,7 @@ name: Test campaign
 hashtag: "#PCCsPreventingCrime"
 defaults:
   encoder: {preset: superfast, crf: 30}
+  end_card: false   # tests of the cut itself; tests/test_endcard.py covers the card
 """
 
 

@@ -175,6 +175,7 @@ def campaign_run(
     (root / "media").mkdir()
     (root / "manifests" / "campaign.yaml").write_text(
         'name: Bad media\nhashtag: "#Test"\ndefaults:\n  encoder: {preset: superfast, crf: 30}\n'
+        "  end_card: false\n"
     )
     for case, source in {**BAD, **GOOD_CASES}.items():
         (root / "manifests" / f"{case}.yaml").write_text(STUDY.format(id=case, source=source))

@@ -45,7 +45,7 @@ outputs:
 """
 
 ALLOWED_STUDY_KEYS = (
-    "id, title, area, description, source, captions, cuts, defaults, framing, outputs"
+    "id, title, area, description, source, captions, cuts, defaults, framing, outputs, poster_at"
 )
 PLATFORMS = "x, linkedin, facebook, reels, youtube, youtube_shorts, web"
 TIMESTAMPS = "hh:mm:ss.mmm, mm:ss(.mmm) or seconds (e.g. 12.5)"
@@ -82,8 +82,8 @@ CASES: list[tuple[str, str, str]] = [
         "unknown-nested-key",
         edit("    cut: short", "    cut: short\n    aspect: ['1:1']"),
         "manifests/alpha.yaml:11: outputs[0].aspect: unknown key 'aspect' (allowed: strategy, "
-        "focus, encoder, burn_captions, caption_language, platform, cut, aspects, fit, framing); "
-        "did you mean 'aspects'?",
+        "focus, encoder, burn_captions, caption_language, end_card, platform, cut, aspects, fit, "
+        "framing, poster_at); did you mean 'aspects'?",
     ),
     (
         "wrong-type",

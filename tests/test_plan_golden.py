@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.graph import build_argv
-from pipeline.jobs import to_jsonable
+from pipeline.jobs import CutJob, to_jsonable
 from pipeline.manifest_load import load_manifests
 from pipeline.plan import make_plan
 from tests.clips import fake_source as _source
@@ -54,6 +54,11 @@ source: ../media/phone.mp4
 cuts:
   only: [[0.5, 4]]
 """
+
+
+def _cards(job: CutJob) -> list[str | None]:
+    """Stand-in end card files: the graph needs a name, not the card itself."""
+    return [f"card-{o.aspect.replace(':', 'x')}.mp4" if o.end_card else None for o in job.outputs]
 
 
 @pytest.fixture
@@ -94,7 +99,7 @@ def _check(name: str, text: str) -> None:
 def test_argv_golden(plan) -> None:  # type: ignore[no-untyped-def]
     for job in plan.jobs:
         targets = [f"out/{o.path}.partial" for o in job.outputs]
-        argv = build_argv(job, job.outputs, targets, "ffmpeg")
+        argv = build_argv(job, job.outputs, targets, "ffmpeg", cards=_cards(job))
         # one argument per line so a diff points at the exact option that changed
         _check(f"{job.case_id}.{job.cut}.argv.txt", "\n".join(argv) + "\n")
 
@@ -111,11 +116,13 @@ def test_plan_is_deterministic(tmp_path: Path, plan) -> None:  # type: ignore[no
 
 def test_filter_graph_shape(plan) -> None:  # type: ignore[no-untyped-def]
     short = next(j for j in plan.jobs if j.cut == "short")
-    argv = build_argv(short, short.outputs, ["a", "b", "c"], "ffmpeg")
+    argv = build_argv(short, short.outputs, ["a", "b", "c"], "ffmpeg", cards=_cards(short))
     graph = argv[argv.index("-filter_complex") + 1]
-    # one decode per segment, joined once, split once into the three outputs
-    assert argv.count("-i") == 2
-    assert graph.count("concat=") == 1
+    # one decode per segment, joined once, split once into the three outputs; one input
+    # per distinct end card (the two 9:16 outputs share theirs)
+    assert argv.count("-i") == 2 + len({c for c in _cards(short) if c})
+    # the segments' join, then each output's join to its end card
+    assert graph.count("concat=") == 1 + sum(o.end_card is not None for o in short.outputs)
     assert "split=3" in graph and "asplit=3" in graph
     assert argv.count("-map") == 6
     # in points snapped to the 25 fps grid and passed exactly (floored to the microsecond)
@@ -132,7 +139,8 @@ def test_silent_anamorphic_rotated_source(plan) -> None:  # type: ignore[no-unty
     assert job.needs_square_pixels
     assert job.fps == Fraction(30000, 1001), "989/33 conforms to NTSC 29.97"
     assert any("no audio track" in n for n in job.notes)
-    argv = build_argv(job, job.outputs, [f"t{i}" for i in range(len(job.outputs))], "ffmpeg")
+    targets = [f"t{i}" for i in range(len(job.outputs))]
+    argv = build_argv(job, job.outputs, targets, "ffmpeg", cards=_cards(job))
     assert "anullsrc=r=48000:cl=stereo" in argv
     # campaign default platforms (x) with every aspect, for a case study listing no outputs
     assert sorted(o.aspect for o in job.outputs) == sorted(["16:9", "1:1", "4:5", "9:16"])
@@ -156,8 +164,12 @@ def test_keys_change_only_with_what_affects_bytes(tmp_path: Path) -> None:
 
     base = keys(STUDY)
     assert keys(STUDY) == base
-    # a comment or the title changes no bytes
-    assert keys("# note\n" + STUDY.replace("Golden case", "Renamed")) == base
+    # a comment changes no bytes; the title is on every output's end card
+    assert keys("# note\n" + STUDY) == base
+    renamed = keys(STUDY.replace("Golden case", "Renamed"))
+    assert all(base[p] != renamed[p] for p in base)
+    no_cards = STUDY.replace("area: Testshire", "area: Testshire\ndefaults: {end_card: false}")
+    assert keys(no_cards.replace("Golden case", "Renamed")) == keys(no_cards)
     # the linkedin output's strategy changes only that output
     changed = keys(STUDY.replace("strategy: pad", "strategy: crop"))
     assert {p for p in base if base[p] != changed[p]} == {"golden-case/full/linkedin-1080x1350.mp4"}
@@ -187,10 +199,12 @@ def test_fit_trim_and_too_long(tmp_path: Path) -> None:
         make_plan(load_manifests(tmp_path / "manifests"), src, "v", "f")
     assert (
         "manifests/long.yaml:8: outputs[0]: cut 'full' is 00:02:30.000 long "
-        "but X / Twitter allows at most "
+        "with the 00:00:03.000 end card but X / Twitter allows at most "
         "00:02:20.000; shorten the cut or set 'fit: trim'" in str(err.value)
     )
     (tmp_path / "manifests" / "long.yaml").write_text(long_study.replace("FIT", ", fit: trim"))
     plan = make_plan(load_manifests(tmp_path / "manifests"), src, "v", "f")
     out = plan.jobs[0].outputs[0]
-    assert out.duration == 140 and out.notes and "trimmed" in out.notes[0]
+    # the card counts toward X's 140 s: 137 s of the cut, then 3 s of card
+    assert out.duration == 140 and out.content_duration == 137
+    assert out.notes and "trimmed" in out.notes[0] and "end card" in out.notes[0]

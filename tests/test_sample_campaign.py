@@ -77,14 +77,51 @@ def test_sample_campaign_renders(sample_project: Path) -> None:
         assert facts.bytes == o["bytes"]
         assert abs(float(facts.duration) - o["duration_s"]) < 0.05
         assert facts.moov_before_mdat
+    # stills: a poster per output at its own size, covers where platforms take them, and
+    # per case study thumbnails per aspect and a contact sheet, every file as listed
+    out_dir = sample_project / "out"
+
+    def image_ok(entry: dict[str, object], size: tuple[int, int] | None = None) -> None:
+        from PIL import Image
+
+        path = out_dir / str(entry["url"])
+        with Image.open(path) as im:
+            assert im.size == (entry["width"], entry["height"]), path.name
+            assert size is None or im.size == size, path.name
+        assert path.stat().st_size == entry["bytes"]
+
+    for o in listed:
+        assert o["poster"] is not None, o["url"]
+        image_ok(o["poster"], (o["width"], o["height"]))
+        assert (out_dir / o["poster"]["webp_url"]).is_file()
+        assert 0 <= o["poster"]["time_s"] < o["duration_s"] - o["end_card_s"]
+        # social outputs end with the branded card; the web page's do not
+        assert (o["end_card_s"] > 0) == (o["platform"] != "web"), o["url"]
+        if o["platform"] == "youtube":
+            image_ok(o["cover"], (1280, 720))
+            assert o["cover"]["bytes"] < 2_000_000
+        elif o["aspect"] == "9:16" and o["platform"] in ("reels", "youtube_shorts"):
+            image_ok(o["cover"], (1080, 1920))
+        else:
+            assert o["cover"] is None
+    for cs in index["case_studies"]:
+        aspects = {o["aspect"] for o in cs["outputs"]}
+        assert {t["aspect"] for t in cs["thumbnails"]} == aspects, cs["id"]
+        for t in cs["thumbnails"]:
+            image_ok(t)
+        image_ok(cs["contact_sheet"])
+
     # nothing half-written anywhere
     assert not list((sample_project / "out").rglob("*.partial"))
 
     # a second run with nothing changed renders nothing and rewrites the same index
     before = {p: p.stat().st_mtime_ns for p in (sample_project / "out").rglob("*.mp4")}
+    stills_before = {p: p.stat().st_mtime_ns for p in out_dir.rglob("*.jpg")}
     assert main(["-q", "-m", manifests_dir, "render"]) == 0
     after = {p: p.stat().st_mtime_ns for p in (sample_project / "out").rglob("*.mp4")}
     assert before == after
+    stills_after = {p: p.stat().st_mtime_ns for p in out_dir.rglob("*.jpg")}
+    assert stills_before and stills_after == stills_before, "unchanged images were rewritten"
     again = json.loads((sample_project / "out" / "index.json").read_text())
     assert [cs["outputs"] for cs in again["case_studies"]] == [
         cs["outputs"] for cs in index["case_studies"]
