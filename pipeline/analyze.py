@@ -484,12 +484,16 @@ _detect_lock = threading.Lock()
 
 
 @cache
-def _frontal() -> cv2.CascadeClassifier:
-    file = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
-    classifier = cv2.CascadeClassifier(file)
+def cascade(name: str) -> cv2.CascadeClassifier:
+    """One of the Haar cascades the OpenCV wheel ships, loaded once per process."""
+    classifier = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, name))
     if classifier.empty():  # pragma: no cover - the wheel ships it
-        raise RuntimeError(f"OpenCV could not load its face cascade {os.path.basename(file)}")
+        raise RuntimeError(f"OpenCV could not load its cascade {name}")
     return classifier
+
+
+def _frontal() -> cv2.CascadeClassifier:
+    return cascade("haarcascade_frontalface_default.xml")
 
 
 def _search(gray: U8, smallest: int, largest: int = 0) -> list[Rect]:

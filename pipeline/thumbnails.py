@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from functools import cache
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -33,7 +31,15 @@ import cv2
 import cv2.data
 import numpy as np
 
-from pipeline.analyze import DECODER_OPTIONS, U8, _Geometry, _geometry, _pictures, detect_faces
+from pipeline.analyze import (
+    DECODER_OPTIONS,
+    U8,
+    _Geometry,
+    _geometry,
+    _pictures,
+    cascade,
+    detect_faces,
+)
 from pipeline.errors import SourceError
 from pipeline.jobs import SegmentSpan
 from pipeline.probe import _fraction, _reason
@@ -358,13 +364,8 @@ def _upright(picture: U8, g: _Geometry) -> U8:
 _eye_lock = threading.Lock()
 
 
-@cache
 def _eye_cascade() -> cv2.CascadeClassifier:
-    file = os.path.join(cv2.data.haarcascades, "haarcascade_eye.xml")
-    classifier = cv2.CascadeClassifier(file)
-    if classifier.empty():  # pragma: no cover - the wheel ships it
-        raise RuntimeError(f"OpenCV could not load its eye cascade {os.path.basename(file)}")
-    return classifier
+    return cascade("haarcascade_eye.xml")
 
 
 def count_eyes(gray: U8, face: Box) -> int | None:
