@@ -224,15 +224,21 @@ def render_stills(
     from pipeline.errors import PipelineError
 
     try:
-        choices = choose(job, lambda f: progress(0.7 * f) if progress else None)
-        frames: dict[float, Any] = {}
+        choices = choose(job, lambda f: progress(0.6 * f) if progress else None)
+        by_cut = {c.cut: c for c in job.cuts}
+        # every frame the images below need, read in one pass over the file: a seek and a
+        # decode to each time separately took over half the time of the whole job
+        frames: dict[float, Any] = stills.grab_frames(
+            job.source, _frame_times(job, choices), label=job.source_label
+        )
+        if progress:
+            progress(0.7)
 
         def frame(t: float) -> Any:
             if t not in frames:
-                frames[t] = stills.grab_frame(job.source, t)
+                frames[t] = stills.grab_frame(job.source, t, label=job.source_label)
             return frames[t]
 
-        by_cut = {c.cut: c for c in job.cuts}
         posters = []
         for n, poster in enumerate(job.posters):
             choice = choices[framing_key(poster)]
@@ -286,7 +292,7 @@ def render_stills(
                 )
             # the review sheet: this framing's best candidates, the picks outlined
             chosen = {id(s) for s in choice.picked}
-            for s in sorted(choice.scored, key=lambda s: -s.score)[:8]:
+            for s in _sheet_candidates(choice):
                 t = s.candidate.out_t
                 src = frame(source_time(cut.segments, cut.fps, t))
                 win = window_at(poster, t)
@@ -305,6 +311,28 @@ def render_stills(
     if progress:
         progress(1.0)
     return result
+
+
+SHEET_TILES = 8  # per framing on the contact sheet: the best candidates, picks outlined
+
+
+def _sheet_candidates(choice: Choice) -> list[Any]:
+    return sorted(choice.scored, key=lambda s: -s.score)[:SHEET_TILES]
+
+
+def _frame_times(job: StillsJob, choices: dict[tuple[Any, ...], Choice]) -> list[float]:
+    """Source times of every frame ``render_stills`` draws: posters, covers, thumbnails and
+    contact-sheet tiles."""
+    by_cut = {c.cut: c for c in job.cuts}
+    times: set[float] = set()
+    for poster in job.posters:
+        choice = choices[framing_key(poster)]
+        cut = by_cut[poster.cut]
+        picks = [choice.pinned] if choice.pinned is not None else []
+        picks += [s.candidate.out_t for s in choice.picked]
+        picks += [s.candidate.out_t for s in _sheet_candidates(choice)]
+        times.update(source_time(cut.segments, cut.fps, t) for t in picks)
+    return sorted(times)
 
 
 def _previous(record: Path, key: str, out_dir: Path) -> StillsResult | None:

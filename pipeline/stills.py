@@ -22,7 +22,7 @@ import io
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -128,6 +128,69 @@ def grab_frame(source: str | Path, src_t: float, *, label: str | None = None) ->
         if frame is None:
             raise SourceError(name, f"has no frame near {src_t:.3f} s")
         return _display_picture(frame, stream)
+
+
+# Between two wanted times closer than this, decoding forward is cheaper than a seek (which
+# decodes from the keyframe before the time anyway; GOPs are rarely longer than 4 s).
+FORWARD_S = 4.0
+
+
+def grab_frames(
+    source: str | Path, times: Sequence[float], *, label: str | None = None
+) -> dict[float, Image.Image]:
+    """``grab_frame`` for many times in one pass over the file: times in order, decoding
+    forward between near ones and seeking only across gaps. Keys are the times asked for."""
+    name = label or str(source)
+    wanted = sorted(set(times))
+    if not wanted:
+        return {}
+    if not Path(source).is_file():
+        raise SourceError(name, "cannot grab frames: file does not exist")
+    bad = [t for t in wanted if not math.isfinite(t) or t < 0]
+    if bad:
+        raise ValueError(f"source times must be finite numbers >= 0, not {bad[0]}")
+    try:
+        container = av.open(str(source))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise SourceError(name, f"cannot be opened to grab frames ({_reason(exc)})") from exc
+    out: dict[float, Image.Image] = {}
+    with container:
+        if not container.streams.video:
+            raise SourceError(name, "has no video stream to grab frames from")
+        stream = container.streams.video[0]
+        start = container.start_time / 1e6 if container.start_time is not None else 0.0
+        fps = float(_fraction(stream.average_rate, Fraction(0))) or 25.0
+        frames: Iterator[av.VideoFrame] | None = None
+        prev: av.VideoFrame | None = None  # last frame at or before the wanted time
+        ahead: av.VideoFrame | None = None  # first frame after it
+        for t in wanted:
+            try:
+                ahead_t = (
+                    ahead.time - start if ahead is not None and ahead.time is not None else None
+                )
+                if frames is None or ahead_t is None or t - ahead_t > FORWARD_S:
+                    container.seek(
+                        max(0, int((start + t - 1 / fps) * av.time_base)),
+                        backward=True,
+                        any_frame=False,
+                    )
+                    frames = (f for f in container.decode(stream) if f.time is not None)
+                    prev, ahead = None, None
+                while ahead is None or float(ahead.time) - start <= t:
+                    if ahead is not None:
+                        prev = ahead
+                    ahead = next(frames, None)
+                    if ahead is None:
+                        break
+            except av.FFmpegError as exc:
+                raise SourceError(name, f"cannot be decoded at {t:.3f} s ({_reason(exc)})") from exc
+            # ties go to the earlier frame: the one on screen at ``t``
+            options = [f for f in (prev, ahead) if f is not None]
+            best = min(options, key=lambda f: abs(float(f.time) - start - t), default=None)
+            if best is None or abs(float(best.time) - start - t) > 2 / fps:
+                raise SourceError(name, f"has no frame near {t:.3f} s")
+            out[t] = _display_picture(best, stream)
+    return out
 
 
 def _nearest_frame(

@@ -61,6 +61,18 @@ def test_grab_frame_returns_the_nearest_frame(tmp_path: Path) -> None:
         grab_frame(clip, 3.5)
 
 
+def test_grab_frames_reads_many_times_in_one_pass_with_the_same_answers(tmp_path: Path) -> None:
+    clip = make_number_clip(tmp_path / "numbers.mp4", duration=8.0)  # frame n shows n, 25 fps
+    # out of order and repeated; neighbours decoded forward, the 5 s gap sought across
+    times = [2.03, 0.0, 0.475, 0.519, 0.5, 1.0, 7.5, 2.01, 0.519]
+    pictures = stills.grab_frames(clip, times)
+    assert sorted(pictures) == sorted(set(times))
+    got = {t: read_number(np.asarray(p.convert("L"))) for t, p in pictures.items()}
+    assert got == {0.0: 0, 0.475: 12, 0.5: 12, 0.519: 13, 1.0: 25, 2.01: 50, 2.03: 51, 7.5: 187}
+    with pytest.raises(SourceError, match=r"numbers\.mp4: has no frame near 8\.500 s"):
+        stills.grab_frames(clip, [1.0, 8.5])
+
+
 def test_grab_frame_colour_changes_at_the_right_time(tmp_path: Path) -> None:
     clip = tmp_path / "red-then-blue.mp4"
     # fmt: off
