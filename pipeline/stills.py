@@ -546,32 +546,35 @@ class SheetLayout:
 
     tiles: int
     columns: int
-    tile: tuple[int, int]  # the cell a picture is centred in
+    tile: tuple[int, int]  # the widest cell: tile width, and the tallest row's height
+    rows: tuple[int, ...] = ()  # each row's cell height: its tallest tile
 
     @property
     def size(self) -> tuple[int, int]:
-        rows = max(1, -(-self.tiles // self.columns))
         w = 2 * SHEET_MARGIN + self.columns * self.tile[0] + (self.columns - 1) * SHEET_GAP
-        h = 2 * SHEET_MARGIN + rows * (self.tile[1] + LABEL_H) + (rows - 1) * SHEET_GAP
-        return w, h
+        h = 2 * SHEET_MARGIN + sum(r + LABEL_H for r in self.rows)
+        return w, h + (len(self.rows) - 1) * SHEET_GAP
+
+    def row_height(self, i: int) -> int:
+        return self.rows[i // self.columns]
 
     def origin(self, i: int) -> tuple[int, int]:
         row, col = divmod(i, self.columns)
-        return (
-            SHEET_MARGIN + col * (self.tile[0] + SHEET_GAP),
-            SHEET_MARGIN + row * (self.tile[1] + LABEL_H + SHEET_GAP),
-        )
+        above = sum(r + LABEL_H + SHEET_GAP for r in self.rows[:row])
+        return SHEET_MARGIN + col * (self.tile[0] + SHEET_GAP), SHEET_MARGIN + above
 
 
 def sheet_layout(
     sizes: Sequence[tuple[int, int]], columns: int = 4, tile_width: int = 320
 ) -> SheetLayout:
-    """Cells as wide as ``tile_width`` and as tall as the tallest tile scaled to that width,
-    so covers of several shapes line up."""
+    """Cells as wide as ``tile_width``; each row as tall as its tallest tile scaled to that
+    width, so a row of 16:9 stills does not take the height of a row of 9:16 ones."""
     if columns < 1 or tile_width < 2:
         raise ValueError(f"need columns >= 1 and tile_width >= 2, not {columns} and {tile_width}")
-    tall = max((round(tile_width * h / w) for w, h in sizes), default=tile_width)
-    return SheetLayout(len(sizes), min(columns, max(1, len(sizes))), (tile_width, tall))
+    heights = [round(tile_width * h / w) for w, h in sizes] or [tile_width]
+    cols = min(columns, max(1, len(sizes)))
+    rows = tuple(max(heights[k : k + cols]) for k in range(0, len(heights), cols))
+    return SheetLayout(len(sizes), cols, (tile_width, max(rows)), rows)
 
 
 def _fit_label(text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
@@ -598,9 +601,10 @@ def contact_sheet(
     sheet = Image.new("RGB", layout.size, SHEET_BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     font = _font(LABEL_PX)
-    cw, ch = layout.tile
+    cw = layout.tile[0]
     for i, (picture, label, highlighted) in enumerate(tiles):
         x, y = layout.origin(i)
+        ch = layout.row_height(i)
         th = max(1, min(ch, round(tile_width * picture.height / picture.width)))
         px, py = x, y + (ch - th) // 2
         sheet.paste(picture.convert("RGB").resize((cw, th), Image.Resampling.LANCZOS), (px, py))

@@ -316,3 +316,11 @@ def test_contact_sheet_size_and_highlight(tmp_path: Path) -> None:
         want_edge = HIGHLIGHT if highlighted else SHEET_BACKGROUND
         assert all(_close(e, want_edge, 30) for e in edge), (i, edge)
     assert [p.name for p in path.parent.iterdir()] == ["case.jpg"]
+
+
+def test_contact_sheet_rows_take_the_height_of_their_own_tiles(tmp_path: Path) -> None:
+    wide = [(Image.new("RGB", (160, 90), (200, 40, 40)), "16:9", False)] * 4
+    tall = [(Image.new("RGB", (90, 160), (40, 40, 200)), "9:16", False)] * 4
+    written = contact_sheet([*wide, *tall], tmp_path / "mixed.jpg")
+    m, g, label = stills.SHEET_MARGIN, stills.SHEET_GAP, stills.LABEL_H
+    assert written.height == 2 * m + (180 + label) + (569 + label) + g
