@@ -40,7 +40,7 @@ def probe_sources(manifests: Manifests) -> dict[str, SourceInfo | SourceError]:
     cache = manifests.root / CACHE_DIR / "source-hashes.json"
     results: dict[str, SourceInfo | SourceError] = {}
     for loaded in manifests.case_studies:
-        label = loaded.source_path.relative_to(manifests.root).as_posix()
+        label = manifests.label(loaded.source_path)
         try:
             results[loaded.study.id] = probe(loaded.source_path, cache, label=label)
         except SourceError as exc:
@@ -56,7 +56,7 @@ def read_captions(manifests: Manifests) -> dict[str, dict[str, Track] | CaptionE
         tracks: dict[str, Track] = {}
         try:
             for lang, path in loaded.caption_paths().items():
-                label = path.relative_to(manifests.root).as_posix()
+                label = manifests.label(path)
                 tracks[lang] = read_track(path, lang, label)
                 for warning in tracks[lang].warnings:
                     log.warning("%s: %s", loaded.study.id, warning)
@@ -144,6 +144,8 @@ class Report:
     index_path: Path | None = None
     caption_lint: dict[str, tuple[str, ...]] = field(default_factory=dict)
     stills: list[StillsResult] = field(default_factory=list)
+    # per output path, verify's ``checks`` (loudness figures, failures): the render summary's
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -161,6 +163,7 @@ def render_campaign(
     workers: int = 1,
     force: bool = False,
     strict_captions: bool = False,
+    strict_loudness: bool = False,
     on_start: Callable[[CutJob, tuple[OutputJob, ...], str], None] | None = None,
     on_progress: Callable[[str, float], None] | None = None,
     on_done: Callable[[CutJob, list[OutputResult]], None] | None = None,
@@ -193,10 +196,20 @@ def render_campaign(
     # verify: a failed check fails the output and keeps it out of the index
     verified: list[OutputResult] = []
     lint: dict[str, tuple[str, ...]] = {}
+    checks: dict[str, dict[str, Any]] = {}
+    jobs_of = {o.path: j for j in plan.jobs for o in j.outputs}
     for r in results:
         if r.status != FAILED:
-            check = verify_output(r.job, out_dir, strict_captions=strict_captions)
+            check = verify_output(
+                r.job,
+                out_dir,
+                strict_captions=strict_captions,
+                strict_loudness=strict_loudness,
+                normalization=r.normalization,
+                dynamic_note=_dynamic_note(jobs_of.get(r.job.path), r, out_dir),
+            )
             lint[r.job.path] = check.caption_warnings
+            checks[r.job.path] = check.checks
             if not check.passed:
                 r = replace(r, status=FAILED, reason="verify: " + "; ".join(check.failures))
         verified.append(r)
@@ -263,6 +276,7 @@ def render_campaign(
                 posters.get(o.path, {}).get("poster"),
                 posters.get(o.path, {}).get("cover"),
                 float(o.end_card.seconds) if o.end_card else 0.0,
+                checks.get(o.path),
             )
         )
 
@@ -278,8 +292,21 @@ def render_campaign(
         thumbnails=thumbnails,
         contact_sheets=sheets,
     )
-    report = Report(plan, verified, write_index(index, out_dir), lint, stills)
+    report = Report(plan, verified, write_index(index, out_dir), lint, stills, checks)
     return report
+
+
+def _dynamic_note(job: CutJob | None, r: OutputResult, out_dir: Path) -> str:
+    """Why loudnorm compressed this output instead of applying one gain, from pass 1's
+    cached figures (the render log holds only warnings)."""
+    from pipeline.loudness import DYNAMIC, cached_measurement, dynamic_reason, target_for
+    from pipeline.render import STATE_DIR
+
+    if job is None or r.normalization != DYNAMIC:
+        return ""
+    target = target_for(r.job.platform)
+    m = cached_measurement(job, target, r.job.encode.audio_rate, out_dir / STATE_DIR)
+    return dynamic_reason(m, target) if m is not None else ""
 
 
 def build_campaign(manifest_dir: Path, **kwargs: object) -> Report:

@@ -1,5 +1,5 @@
 """Command line: ``python -m pipeline
-{validate,plan,render,reframe-preview,thumbnails,schema,samples}``.
+{validate,plan,render,verify,reframe-preview,thumbnails,schema,samples}``.
 
 The only place that prints, configures logging, and turns errors into exit codes:
 0 success, 1 some job failed, 2 invalid manifests or usage, 130 interrupted.
@@ -71,6 +71,21 @@ def _parser() -> argparse.ArgumentParser:
         "--strict-captions",
         action="store_true",
         help="fail outputs whose captions break a lint rule (reading speed, durations, gaps)",
+    )
+    r.add_argument(
+        "--strict-loudness",
+        action="store_true",
+        help="fail outputs whose loudness is off the platform's target (default: report it)",
+    )
+    ve = sub.add_parser(
+        "verify",
+        help="re-check every rendered output against its platform's rules and loudness target",
+    )
+    ve.add_argument(
+        "--quality",
+        action="store_true",
+        help="also score each output's picture with VMAF against the same framing of its "
+        "source (slow: decodes the source again)",
     )
     s = sub.add_parser(
         "schema", help="write JSON Schemas for manifests and index.json (for editors)"
@@ -296,6 +311,7 @@ def _render(args: argparse.Namespace, console: Console) -> int:
             workers=workers,
             force=args.force,
             strict_captions=args.strict_captions,
+            strict_loudness=args.strict_loudness,
             on_start=on_start,
             on_progress=on_progress,
             on_done=on_done,
@@ -303,11 +319,11 @@ def _render(args: argparse.Namespace, console: Console) -> int:
         )
 
     table = Table(title="Render summary")
-    for col in ("output", "status", "captions", "detail"):
+    for col in ("output", "status", "captions", "loudness", "detail"):
         table.add_column(col, overflow="fold")
     styles = {RENDERED: "green", UP_TO_DATE: "cyan", FAILED: "red"}
     for f in plan.failed:
-        table.add_row(f.case_id, f"[red]{FAILED}[/]", "", f.reason)
+        table.add_row(f.case_id, f"[red]{FAILED}[/]", "", "", f.reason)
     for r in sorted(report.results, key=lambda r: r.job.path):
         detail = r.reason or "; ".join(r.job.notes)
         langs = ",".join(t.lang for t in r.job.captions) or "-"
@@ -315,17 +331,22 @@ def _render(args: argparse.Namespace, console: Console) -> int:
         n_lint = len(report.caption_lint.get(r.job.path, ()))
         lint = f"; {n_lint} lint" if n_lint else ""
         table.add_row(
-            r.job.path, f"[{styles[r.status]}]{r.status}[/]", langs + burned + lint, detail
+            r.job.path,
+            f"[{styles[r.status]}]{r.status}[/]",
+            langs + burned + lint,
+            _loudness_cell(report.checks.get(r.job.path)),
+            detail,
         )
-    Console().print(table)
     for st in report.stills:
         what = f"{len(st.posters)} posters, {len(st.thumbnails)} thumbnails"
         table.add_row(
             f"{st.case_id} (stills)",
             f"[{styles[st.status]}]{st.status}[/]",
             "",
+            "",
             st.reason or what,
         )
+    Console().print(table)
     lint_lines = [(p, w) for p, ws in sorted(report.caption_lint.items()) for w in ws]
     if lint_lines:
         console.print(f"caption lint ({len(lint_lines)} warnings; --strict-captions fails them):")
@@ -338,6 +359,53 @@ def _render(args: argparse.Namespace, console: Console) -> int:
         f"index: {os.path.relpath(report.index_path or '')}"
     )
     return 1 if report.failed else 0
+
+
+def _loudness_cell(checks: dict[str, object] | None) -> str:
+    if not checks:
+        return ""
+    mode = checks.get("normalization")
+    if checks.get("loudness_lufs") is None:
+        return "silent" if mode == "silent" else ""
+    cell = f"{checks['loudness_lufs']} LUFS, {checks['true_peak_dbtp']} dBTP"
+    return cell + (" (dynamic)" if mode == "dynamic" else "")
+
+
+def _verify(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.render import Lock
+    from pipeline.verify import verify_output, vmaf
+
+    manifests, plan = _planned(args, console)
+    out_dir = manifests.output_dir
+    lock = Lock(out_dir)
+    table = Table(title="Verify" + (" and quality (VMAF)" if args.quality else ""))
+    columns = ["output", "status", "loudness"] + (["VMAF"] if args.quality else []) + ["detail"]
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    failed = bool(plan.failed)
+    for job in plan.jobs:
+        for out in job.outputs:
+            if not (out_dir / out.path).is_file():
+                table.add_row(out.path, "[yellow]not rendered[/]", *[""] * (len(columns) - 2))
+                continue
+            entry = lock.entries.get(out.path, {})
+            check = verify_output(out, out_dir, normalization=str(entry.get("normalization", "")))
+            failed |= not check.passed
+            row = [
+                out.path,
+                "[green]passed[/]" if check.passed else "[red]failed[/]",
+                _loudness_cell(check.checks),
+            ]
+            if args.quality:
+                try:
+                    row.append(f"{vmaf(job, out, out_dir):.2f}")
+                except PipelineError as exc:
+                    row.append("-")
+                    log.error("%s", exc)
+            row.append("; ".join([*check.failures, *check.notes]))
+            table.add_row(*row)
+    Console(width=max(120, Console().width)).print(table)
+    return 1 if failed else 0
 
 
 def _schema(args: argparse.Namespace, console: Console) -> int:
@@ -486,6 +554,7 @@ COMMANDS = {
     "validate": _validate,
     "plan": _plan,
     "render": _render,
+    "verify": _verify,
     "schema": _schema,
     "samples": _samples,
     "reframe-preview": _reframe_preview,

@@ -76,8 +76,15 @@ def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
         src = ffmpeg.input(
             f"file:{job.source}", **seek, t=seconds(preroll + seg.duration + READ_MARGIN)
         )
+        picture = src["v:0"]
+        if job.deinterlace:
+            # Before fps, which would otherwise pick woven frames whose two fields are 1/50 s
+            # apart. Every frame: the probe already found the stream interlaced, and some
+            # encoders flag only a few frames. One frame per frame pair of fields, so the
+            # cut keeps the source's rate, as the plan has it.
+            picture = picture.filter("bwdif", mode="send_frame", parity="auto", deint="all")
         v = (
-            src["v:0"]
+            picture
             # The in point becomes time 0; fps keeps, for each output slot, the frame nearest
             # to it and drops everything before 0. Nearest, not "at or after": containers
             # round times (MKV and FLV to the millisecond) and some start their video a few
@@ -119,10 +126,40 @@ def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
             .filter("atrim", end_sample=bounds[-1])
             .filter("asetpts", f"round(N/{audio_rate}/TB)")
         )
+    if job.tone_map:
+        video = _tone_mapped(video)
     if job.needs_square_pixels:
         w, h = job.display_size
         video = video.filter("scale", w, h).filter("setsar", 1)
     return video, audio
+
+
+# HDR reference white (ITU-R BT.2408: 203 cd/m2) is the SDR output's white: linear light 1.0.
+HDR_REFERENCE_WHITE = 203
+# Tone-mapping curve's input peak, relative to reference white: HDR10 is mostly mastered to
+# 1000 cd/m2 and HLG's nominal display is 1000 cd/m2. Mastering metadata is not read, so a
+# brighter master clips a little earlier than it would need to.
+HDR_PEAK = round(Fraction(1000, HDR_REFERENCE_WHITE), 2)
+
+
+def _tone_mapped(video: Any) -> Any:
+    """PQ or HLG BT.2020 to SDR BT.709 8-bit, mid-tones kept: in linear light with reference
+    white at 1.0, to BT.709 primaries, then Mobius, which is linear up to its knee (0.5, above
+    18% grey) and rolls off only the highlights. Measured on BT.2408 test levels: 18% grey
+    stays 108/255 and reference white 228 for both transfers; Hable crushed grey to 80."""
+    return (
+        video.filter("zscale", t="linear", npl=HDR_REFERENCE_WHITE)
+        .filter("format", "gbrpf32le")
+        .filter("zscale", p="bt709")
+        .filter("tonemap", tonemap="mobius", param=0.5, peak=float(HDR_PEAK), desat=0)
+        .filter("zscale", t="bt709", m="bt709", r="tv")
+        .filter("format", "yuv420p")
+        # zscale tags the frames it writes, and the encoder writes the frames' tags; this
+        # says so for every field, whatever the zscale build leaves out
+        .filter(
+            "setparams", color_primaries="bt709", color_trc="bt709", colorspace="bt709", range="tv"
+        )
+    )
 
 
 def _video_for(
@@ -217,6 +254,111 @@ def _audio_for(stream: Any, out: OutputJob, cut_end: int, audio_rate: int) -> An
     return stream.filter("apad").filter("atrim", end_sample=end - AAC_PRIMING)
 
 
+def _split(stream: Any, n: int) -> list[Any]:
+    if n == 1:
+        return [stream]
+    node = stream.filter_multi_output("asplit", n)
+    return [node[i] for i in range(n)]
+
+
+def _normalised(stream: Any, options: dict[str, Any], cut_end: int, audio_rate: int) -> Any:
+    """Pass 2 of ``pipeline.loudness`` on the cut's audio, before any output trims or fades
+    it, so every output of the cut gets the same gain and the end card's fade stays a fade."""
+    return (
+        stream.filter("loudnorm", **options)
+        # loudnorm works at 192 kHz and outputs at that rate; back to the cut's rate here,
+        # not left to the encoder, so the sample counts below are the cut's
+        .filter("aresample", audio_rate)
+        # pts as sample numbers again: _audio_for's afade finds its start by timestamp
+        .filter("asetpts", f"round(N/{audio_rate}/TB)")
+        # the resampler's flush can end a few samples early or late: restore the exact length
+        .filter("apad")
+        .filter("atrim", end_sample=cut_end)
+    )
+
+
+def _audio_split(
+    audio: Any, loudness: Sequence[dict[str, Any] | None], cut_end: int, audio_rate: int
+) -> list[Any]:
+    """Per output, the cut's audio: normalised once per distinct target, then split."""
+    if len(loudness) == 1:
+        opts = loudness[0]
+        return [audio if opts is None else _normalised(audio, opts, cut_end, audio_rate)]
+    groups = list(dict.fromkeys(_options_key(o) for o in loudness))
+    per_group = _split(audio, len(groups))
+    streams: list[Any] = [None] * len(loudness)
+    for g, key in enumerate(groups):
+        users = [i for i, o in enumerate(loudness) if _options_key(o) == key]
+        opts = loudness[users[0]]
+        src = per_group[g] if opts is None else _normalised(per_group[g], opts, cut_end, audio_rate)
+        for i, stream in zip(users, _split(src, len(users)), strict=True):
+            streams[i] = stream
+    return streams
+
+
+def _options_key(options: dict[str, Any] | None) -> tuple[tuple[str, str], ...] | None:
+    return None if options is None else tuple(sorted((k, str(v)) for k, v in options.items()))
+
+
+def _audio_only(audio: Any) -> Any:
+    """``audio`` with the video taken out of its concat: ffmpeg-python labels only the
+    outputs in use, so a concat whose video goes nowhere gets its audio wired to the video
+    pad. Rebuilding the concat from the same audio chains keeps them exactly as rendered,
+    and the video is not decoded at all."""
+    node = audio.node
+    if getattr(node, "name", None) != "concat":
+        return audio
+    parts = [
+        e.upstream_node.stream(label=e.upstream_label, selector=e.upstream_selector)
+        for e in node.incoming_edges
+    ]
+    per_segment = 2  # _joined's concat interleaves one video and one audio per segment
+    return ffmpeg.concat(*parts[1::per_segment], v=0, a=1)
+
+
+def build_measure_argv(job: CutJob, audio_rate: int, target: Any, ffmpeg_exe: str) -> list[str]:
+    """Pass 1 of ``pipeline.loudness``: the cut's joined audio, built exactly as the render
+    builds it (same inputs, seeks and sample-exact trims), into ``loudnorm``'s analysis only.
+    ``target`` is a ``pipeline.loudness.Target``: loudnorm's suggested offset depends on it."""
+    _, audio = _joined(job, audio_rate)
+    stream = (
+        _audio_only(audio)
+        .filter("loudnorm", I=target.i, TP=target.aim_tp, LRA=target.lra, print_format="json")
+        .output("-", f="null")
+    )
+    # info, not warning: loudnorm prints its statistics at info level
+    cmd = stream.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info")
+    return [ffmpeg_exe, *cmd.get_args()]
+
+
+def build_vmaf_argv(
+    job: CutJob,
+    out: OutputJob,
+    rendered: str,
+    ffmpeg_exe: str,
+    subtitles: str | None = None,
+    fonts_dir: str | None = None,
+) -> list[str]:
+    """VMAF of a rendered output's cut part against the same framing of the source, made by
+    the render's own filters but never encoded (the end card is left out of both)."""
+    video, _ = _joined(job, out.encode.audio_rate)
+    reference = _video_for(video, job, out, subtitles, fonts_dir).filter("setpts", "PTS-STARTPTS")
+    frames = round(out.content_duration * out.fps)
+    distorted = (
+        ffmpeg.input(f"file:{rendered}")["v:0"]
+        .filter("trim", end_frame=frames)
+        .filter("setpts", "PTS-STARTPTS")
+        .filter("setsar", 1)
+        .filter("format", "yuv420p")
+    )
+    # every 3rd frame: the pooled mean moves by well under 0.1 and it is 3x faster (bench)
+    scored = ffmpeg.filter([distorted, reference], "libvmaf", n_threads=2, n_subsample=3)
+    cmd = scored.output("-", f="null").global_args(
+        "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info"
+    )
+    return [ffmpeg_exe, *cmd.get_args()]
+
+
 def _encode_args(job: CutJob, out: OutputJob) -> dict[str, Any]:
     e = out.encode
     return {
@@ -258,13 +400,15 @@ def build_argv(
     subtitles: Sequence[str | None] | None = None,
     fonts_dir: str | None = None,
     cards: Sequence[str | None] | None = None,
+    loudness: Sequence[dict[str, Any] | None] | None = None,
 ) -> list[str]:
     """The exact argument list that renders ``outputs`` of ``job`` to ``targets`` (file paths,
     normally temporary names that the renderer renames when FFmpeg succeeds). ``subtitles``
     gives, per output, the ASS file to burn in (or None); ``fonts_dir`` is where libass finds
     the caption font, so no system font is ever used. ``cards`` gives, per output, the end
     card file from ``pipeline.endcard.ensure_card``: required for each output with an
-    ``end_card``, None for the others.
+    ``end_card``, None for the others. ``loudness`` gives, per output, pass 2's ``loudnorm``
+    options (``pipeline.loudness.pass2_options``), or None to leave its sound as it is.
 
     x264 keeps its own thread count (1.5 per core) for every encoder: `make bench` tried one
     and two threads per encoder for four encoders on 2 cores. One thread saved 20% of FFmpeg's
@@ -290,11 +434,7 @@ def build_argv(
     else:
         vnode = video.split()
         vsplit = [vnode[i] for i in range(n)]
-    if n == 1:
-        asplit = [audio]
-    else:
-        anode = audio.filter_multi_output("asplit", n)
-        asplit = [anode[i] for i in range(n)]
+    asplit = _audio_split(audio, list(loudness) if loudness else [None] * n, bounds[-1], audio_rate)
     card_streams = _card_streams(outputs, card_files)
     streams = []
     for i, (out, target) in enumerate(zip(outputs, targets, strict=True)):

@@ -34,6 +34,8 @@ class IndexedOutput:
     poster: dict[str, Any] | None = None  # url, width, height, bytes, webp_url, time_s
     cover: dict[str, Any] | None = None  # the platform's cover image, where it takes one
     end_card_s: float = 0.0
+    # verify's findings: passed, loudness_lufs, true_peak_dbtp, normalization, failures, notes
+    checks: dict[str, Any] | None = None
 
 
 def schema() -> dict[str, Any]:
@@ -93,6 +95,7 @@ def build_index(
                         "end_card_s": round(o.end_card_s, 3),
                         "poster": o.poster,
                         "cover": o.cover,
+                        "checks": o.checks,
                     }
                     for o in outs
                 ],

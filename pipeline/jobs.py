@@ -141,6 +141,8 @@ class CutJob:
     notes: tuple[str, ...] = ()
     tool_versions: tuple[str, str] = ("", "")  # (pipeline, ffmpeg): part of every key
     key: str = ""
+    deinterlace: bool = False  # the source's frames are woven fields
+    tone_map: str = ""  # the source's HDR transfer ("pq", "hlg"), mapped to SDR BT.709
 
     @property
     def duration(self) -> Fraction:

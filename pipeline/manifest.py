@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -100,6 +101,20 @@ Timestamp = Annotated[
 ]
 
 
+def _path_text(v: str) -> str:
+    # An empty path would name the manifests folder itself; a NUL byte cannot be in a file
+    # name and makes the file system calls that check the path raise.
+    if not v.strip():
+        raise ValueError("a path cannot be empty")
+    if "\x00" in v:
+        raise ValueError(f"{v!r} holds a NUL character, which no file name can")
+    return v
+
+
+# A file or folder a manifest names. Where it may point is checked in ``manifest_load``.
+PathText = Annotated[str, AfterValidator(_path_text)]
+
+
 class Strict(BaseModel):
     """Unknown keys are errors: a typo must not silently fall back to a default."""
 
@@ -149,10 +164,10 @@ class Settings(Strict):
 
 
 class Brand(Strict):
-    font: str | None = Field(None, description="Font file, relative to the campaign file")
+    font: PathText | None = Field(None, description="Font file, relative to the campaign file")
     primary_colour: str = "#1D3C78"
     secondary_colour: str = "#FFFFFF"
-    logo: str | None = Field(None, description="Logo image, relative to the campaign file")
+    logo: PathText | None = Field(None, description="Logo image, relative to the campaign file")
 
     @field_validator("primary_colour", "secondary_colour")
     @classmethod
@@ -207,7 +222,14 @@ class Campaign(Strict):
         default_factory=list,
         description="Platforms for case studies that list no outputs (first cut, every aspect)",
     )
-    output_dir: str = Field("out", description="Output folder, relative to the project root")
+    output_dir: PathText = Field("out", description="Output folder, relative to the project root")
+    media_roots: list[PathText] = Field(
+        default_factory=list,
+        description="Folders outside the project where source footage may also live (e.g. "
+        "a shared drive), each relative to the project root or absolute. Sources must be "
+        "inside the project root or one of these, after following symlinks; caption, font "
+        "and logo files must be inside the project root. Default: none",
+    )
     caption_country: str = Field(
         "GB",
         pattern=r"^[A-Z]{2}$",
@@ -317,9 +339,14 @@ class CaseStudy(Strict):
     title: str = Field(min_length=1)
     area: str = Field(min_length=1, description="PCC area, e.g. 'Avon and Somerset'")
     description: str = ""
-    source: str = Field(description="Source footage, relative to this manifest")
-    captions: dict[str, str] = Field(
-        default_factory=dict, description="Caption file per language code, relative paths"
+    source: PathText = Field(
+        description="Source footage, relative to this manifest; inside the project root or "
+        "one of the campaign's media_roots"
+    )
+    captions: dict[str, PathText] = Field(
+        default_factory=dict,
+        description="Caption file per language code, relative to this manifest, inside the "
+        "project root",
     )
     cuts: dict[str, list[Segment]] = Field(min_length=1)
     defaults: Settings = Settings()

@@ -5,10 +5,18 @@ Reading YAML with line numbers is ``manifest_yaml``'s job, wording pydantic's er
 the project root, caption files present) and checks across files (duplicate ids) are here.
 A missing *source* is deliberately not a manifest error: it fails that case study at render
 time so the rest of the batch still renders (``validate`` reports it and exits 2).
+
+Manifests are untrusted: every file one names must resolve, symlinks followed, inside the
+project root (sources: or inside one of the campaign's ``media_roots``). ``..`` and absolute
+paths are judged by where they end up, and a symlink anywhere on the way that leads out is
+named in the message. Messages show paths as written or relative to the project root,
+never the machine's absolute paths.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -55,45 +63,136 @@ class Manifests:
     root: Path
     campaign: LoadedCampaign
     case_studies: tuple[LoadedCaseStudy, ...]
+    # The campaign's media_roots: each as written and resolved.
+    media_roots: tuple[tuple[str, Path], ...] = ()
 
     @property
     def output_dir(self) -> Path:
         return (self.root / self.campaign.campaign.output_dir).resolve()
 
+    def label(self, path: Path) -> str:
+        """``path`` for messages and logs: relative to the project root, or to the media
+        root it is in (that root as the campaign writes it); never an absolute machine path
+        the manifests do not already show."""
+        real = _resolve(path) or path
+        if real.is_relative_to(self.root):
+            return real.relative_to(self.root).as_posix()
+        for written, folder in self.media_roots:
+            if real.is_relative_to(folder):
+                return Path(written, real.relative_to(folder)).as_posix()
+        return path.name
 
-def _inside(root: Path, target: Path) -> bool:
+
+def _resolve(path: Path) -> Path | None:
+    """``path`` with every symlink followed; None when that cannot be done (a symlink loop,
+    a name too long for the file system)."""
     try:
-        target.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name too long; "does not exist" is the useful answer
         return False
 
 
 def _rel(path: Path, root: Path) -> str:
-    """``path`` relative to the project root: messages must not leak machine paths."""
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
+    """``path`` relative to the project root: messages must not leak machine paths. Where
+    it is, else (a symlink leading out) where it is spelt."""
+    for candidate in (_resolve(path), Path(os.path.normpath(path))):
+        if candidate is not None and candidate.is_relative_to(root):
+            return candidate.relative_to(root).as_posix()
+    return path.name
+
+
+@dataclass(frozen=True)
+class _Area:
+    """Folders files may be in (resolved), and the project root and media roots as they
+    are spelt before symlinks are followed, to tell a path that says it goes out (``..``,
+    absolute) from one that goes out through a symlink."""
+
+    root: Path
+    media: tuple[tuple[str, Path], ...] = ()
+
+    @property
+    def folders(self) -> list[Path]:
+        return [self.root, *(real for _, real in self.media)]
+
+    def spelt(self) -> list[tuple[str, Path]]:
+        return [("", self.root)] + [
+            (written, Path(os.path.normpath(self.root / written))) for written, _ in self.media
+        ]
+
+    def contains(self, real: Path) -> bool:
+        return any(real.is_relative_to(f) for f in self.folders)
+
+    def show(self, path: Path) -> str:
+        """A path as the manifests would spell it: relative to the root or a media root."""
+        for written, folder in self.spelt():
+            if path.is_relative_to(folder):
+                rest = path.relative_to(folder).as_posix()
+                return Path(written, rest).as_posix() if written else rest
         return path.name
 
+    def why_outside(self, target: Path) -> str | None:
+        """None when ``target`` (joined, not resolved) ends up inside; else why not, in
+        words after "... is": outside, through which symlink, or a loop."""
+        real = _resolve(target)
+        where = "the project root"
+        if self.media:
+            where += f" and the media roots ({', '.join(w for w, _ in self.media)})"
+        if real is None:
+            return "not a path that can be followed (a symlink loop, or a name too long)"
+        if self.contains(real):
+            return None
+        lexical = Path(os.path.normpath(target))
+        if not any(lexical.is_relative_to(folder) for _, folder in self.spelt()):
+            return f"outside {where}"
+        link = self._link_out(target)
+        how = f" (resolves outside {'them' if self.media else 'it'}"
+        how += f" through a symlink at {self.show(link)})" if link else ")"
+        return f"outside {where}{how}"
 
-def _check_paths(loaded: LoadedCaseStudy, root: Path, problems: list[Problem]) -> None:
+    def _link_out(self, target: Path) -> Path | None:
+        """The first symlink on the way to ``target`` that leads outside, spelt lexically."""
+        prefix = Path(target.parts[0])
+        for part in target.parts[1:]:
+            prefix /= part
+            if part == "..":
+                continue
+            try:
+                is_link = prefix.is_symlink()
+            except OSError:
+                return None
+            real = _resolve(prefix)
+            if is_link and (real is None or not self.contains(real)):
+                return Path(os.path.normpath(prefix))
+        return None
+
+
+def _check_paths(
+    loaded: LoadedCaseStudy, area: _Area, media: _Area, problems: list[Problem]
+) -> None:
     study = loaded.study
     file = str(loaded.file)
-    if not _inside(root, loaded.source_path):
+    why = media.why_outside(loaded.file.parent / study.source)
+    if why is not None:
+        keep = "one of them" if media.media else "the project (e.g. media/)"
         problems.append(
             Problem(
                 file,
                 loaded.line("source"),
                 "source",
-                f"{study.source!r} is outside the project root; keep footage "
-                "inside the project (e.g. media/)",
+                f"{study.source!r} is {why}; keep footage inside {keep}",
             )
         )
     for lang, rel in study.captions.items():
         _check_file(
             loaded,
-            root,
+            area,
             ("captions", lang),
             rel,
             problems,
@@ -105,7 +204,7 @@ def _check_paths(loaded: LoadedCaseStudy, root: Path, problems: list[Problem]) -
 
 def _check_file(
     loaded: Located,
-    root: Path,
+    area: _Area,
     loc: tuple[str, str],
     rel: str,
     problems: list[Problem],
@@ -115,30 +214,55 @@ def _check_file(
     relative_to: str,
 ) -> None:
     """A file a manifest names must be inside the project root and exist."""
-    target = (loaded.file.parent / rel).resolve()
+    target = loaded.file.parent / rel
     where = (str(loaded.file), loaded.line(*loc), ".".join(loc))
-    if not _inside(root, target):
-        problems.append(Problem(*where, f"{rel!r} is outside the project root{outside}"))
-    elif not target.is_file():
+    why = area.why_outside(target)
+    if why is not None:
+        problems.append(Problem(*where, f"{rel!r} is {why}{outside}"))
+    elif not _is_file(target):
         problems.append(
             Problem(
                 *where,
-                f"{missing} does not exist (looked for {_rel(target, root)}; "
+                f"{missing} does not exist (looked for {_rel(target, area.root)}; "
                 f"paths are relative to {relative_to})",
             )
         )
 
 
-def _check_campaign_paths(loaded: LoadedCampaign, root: Path, problems: list[Problem]) -> None:
+def _media_roots(
+    loaded: LoadedCampaign, root: Path, problems: list[Problem]
+) -> tuple[tuple[str, Path], ...]:
+    """The campaign's media roots, resolved. One that does not exist is allowed (a drive
+    not mounted): sources in it fail as missing, at render time, like any missing source."""
+    roots: list[tuple[str, Path]] = []
+    for i, written in enumerate(loaded.campaign.media_roots):
+        folder = root / written
+        real = _resolve(folder)
+        where = (str(loaded.file), loaded.line("media_roots", i), f"media_roots[{i}]")
+        if real is None:
+            problems.append(
+                Problem(
+                    *where, f"{written!r} cannot be followed (a symlink loop, or a name too long)"
+                )
+            )
+        elif real.exists() and not real.is_dir():
+            problems.append(Problem(*where, f"{written!r} is not a folder"))
+        else:
+            roots.append((written, real))
+    return tuple(roots)
+
+
+def _check_campaign_paths(loaded: LoadedCampaign, area: _Area, problems: list[Problem]) -> None:
     camp = loaded.campaign
     file = str(loaded.file)
-    if not _inside(root, root / camp.output_dir):
+    why = area.why_outside(area.root / camp.output_dir)
+    if why is not None:
         problems.append(
             Problem(
                 file,
                 loaded.line("output_dir"),
                 "output_dir",
-                f"{camp.output_dir!r} is outside the project root; outputs must be "
+                f"{camp.output_dir!r} is {why}; outputs must be "
                 "written inside the project (e.g. out)",
             )
         )
@@ -147,7 +271,7 @@ def _check_campaign_paths(loaded: LoadedCampaign, root: Path, problems: list[Pro
         if rel is not None:
             _check_file(
                 loaded,
-                root,
+                area,
                 ("brand", key),
                 rel,
                 problems,
@@ -155,6 +279,24 @@ def _check_campaign_paths(loaded: LoadedCampaign, root: Path, problems: list[Pro
                 missing=f"{key} file {rel!r}",
                 relative_to=CAMPAIGN_FILE,
             )
+
+
+def _manifest_file_ok(path: Path, folders: Sequence[Path], problems: list[Problem]) -> bool:
+    """A manifest that is a symlink must point inside the project (or the manifests folder,
+    when that was given apart from the root): it is read as the project's own."""
+    real = _resolve(path)
+    if real is not None and any(real.is_relative_to(f) for f in folders):
+        return True
+    problems.append(
+        Problem(
+            str(path),
+            None,
+            "",
+            "is a symlink to a file outside the project root; copy the manifest into "
+            "the manifests folder instead",
+        )
+    )
+    return False
 
 
 def load_manifests(manifest_dir: Path, root: Path | None = None) -> Manifests:
@@ -175,6 +317,7 @@ def load_manifests(manifest_dir: Path, root: Path | None = None) -> Manifests:
 
     campaign_path = manifest_dir / CAMPAIGN_FILE
     campaign: LoadedCampaign | None = None
+    media_roots: tuple[tuple[str, Path], ...] = ()
     if not campaign_path.is_file():
         near = sorted(
             p.name for p in manifest_dir.glob("campaign.*") if p.suffix in (".yml", ".YAML")
@@ -186,13 +329,16 @@ def load_manifests(manifest_dir: Path, root: Path | None = None) -> Manifests:
                 f"; every manifests folder needs a {CAMPAIGN_FILE} with at least name and hashtag"
             )
         problems.append(Problem(str(campaign_path), None, "", f"campaign file is missing{hint}"))
-    else:
+    elif _manifest_file_ok(campaign_path, (root, manifest_dir), problems):
         read = read_yaml(campaign_path, problems)
         if read:
             model = validate_model(Campaign, read[0], campaign_path, read[1], problems)
             if model is not None:
                 campaign = LoadedCampaign(campaign_path, read[1], model)
-                _check_campaign_paths(campaign, root, problems)
+                media_roots = _media_roots(campaign, root, problems)
+    area, media = _Area(root), _Area(root, media_roots)
+    if campaign is not None:
+        _check_campaign_paths(campaign, area, problems)
 
     studies: list[LoadedCaseStudy] = []
     seen_ids: dict[str, LoadedCaseStudy] = {}
@@ -206,6 +352,8 @@ def load_manifests(manifest_dir: Path, root: Path | None = None) -> Manifests:
             Problem(str(manifest_dir), None, "", "no case-study manifests (*.yaml) found")
         )
     for path in files:
+        if not _manifest_file_ok(path, (root, manifest_dir), problems):
+            continue
         read = read_yaml(path, problems)
         if not read:
             continue
@@ -213,7 +361,7 @@ def load_manifests(manifest_dir: Path, root: Path | None = None) -> Manifests:
         if study is None:
             continue
         loaded = LoadedCaseStudy(path, read[1], study)
-        _check_paths(loaded, root, problems)
+        _check_paths(loaded, area, media, problems)
         if study.id in seen_ids:
             first = seen_ids[study.id]
             problems.append(
@@ -242,7 +390,9 @@ def load_manifests(manifest_dir: Path, root: Path | None = None) -> Manifests:
     if problems:
         raise ManifestError(_relative(_by_file_and_line(problems), root))
     assert campaign is not None
-    return Manifests(root=root, campaign=campaign, case_studies=tuple(studies))
+    return Manifests(
+        root=root, campaign=campaign, case_studies=tuple(studies), media_roots=media_roots
+    )
 
 
 def _by_file_and_line(problems: list[Problem]) -> list[Problem]:

@@ -321,6 +321,8 @@ def _plan_case(
             display_size=(disp_w, disp_h),
             needs_square_pixels=info.sar != 1,
             has_audio=info.has_audio,
+            deinterlace=info.interlaced,
+            tone_map=info.dynamic_range if info.dynamic_range != "sdr" else "",
             segments=segments,
             fps=cut_fps,
             outputs=tuple(outputs),
@@ -483,12 +485,11 @@ def needs_analysis(manifests: Manifests) -> set[str]:
 
 
 def _relative(path: str, manifests: Manifests) -> str:
+    """For messages and labels: never an absolute machine path (see ``Manifests.label``)."""
     from pathlib import Path
 
-    try:
-        return Path(path).resolve().relative_to(manifests.root).as_posix()
-    except ValueError:
-        return path
+    # a relative path is as the manifests wrote it already
+    return manifests.label(Path(path)) if Path(path).is_absolute() else path
 
 
 def make_plan(

@@ -306,7 +306,8 @@ def render_stills(
             sheet = _image(stills.contact_sheet(tiles, sheet_path), out_dir)
         result = StillsResult(job.case_id, RENDERED, tuple(posters), tuple(thumbs), sheet)
     except (PipelineError, OSError, ValueError) as exc:
-        return StillsResult(job.case_id, FAILED, reason=f"{job.source_label}: {exc}")
+        # the errors name the file already
+        return StillsResult(job.case_id, FAILED, reason=str(exc))
     _save(record, job.key, result)
     if progress:
         progress(1.0)

@@ -39,6 +39,15 @@ class SourceInfo:
     has_audio: bool
     audio_rate: int | None
     audio_channels: int | None
+    # "progressive", or the order fields are woven in: "tt", "bb", "tb", "bt" (FFmpeg's
+    # names), or "interlaced" when only the frames say so
+    field_order: str = "progressive"
+    dynamic_range: str = "sdr"  # "sdr", or the HDR transfer: "pq" (HDR10) or "hlg"
+    bit_depth: int = 8
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order != "progressive"
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -62,6 +71,34 @@ def _frame_rate(v: Any) -> Fraction:
     if average and nominal and abs(average - nominal) / nominal < Fraction(1, 100):
         return nominal
     return average or nominal
+
+
+# FFmpeg's AVFieldOrder values (PyAV gives the number) for woven fields.
+_FIELD_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+# FFmpeg's AVColorTransferCharacteristic values of the HDR transfers.
+_HDR_TRANSFERS = {16: "pq", 18: "hlg"}
+
+
+def _field_order(v: av.video.stream.VideoStream, first: av.VideoFrame) -> str:
+    order = _FIELD_ORDERS.get(int(getattr(v.codec_context, "field_order", 0) or 0))
+    if order:
+        return order
+    # Some muxers leave the stream's field order unset; the decoder still flags the frames.
+    return "interlaced" if getattr(first, "interlaced_frame", False) else "progressive"
+
+
+def _dynamic_range(v: av.video.stream.VideoStream, first: av.VideoFrame) -> str:
+    for trc in (getattr(first, "color_trc", None), getattr(v.codec_context, "color_trc", None)):
+        if trc is not None and int(trc) in _HDR_TRANSFERS:
+            return _HDR_TRANSFERS[int(trc)]
+    return "sdr"
+
+
+def _bit_depth(first: av.VideoFrame) -> int:
+    try:
+        return max(c.bits for c in first.format.components)
+    except (AttributeError, ValueError):
+        return 8
 
 
 def _fraction(value: object, fallback: Fraction) -> Fraction:
@@ -186,6 +223,9 @@ def probe(path: Path, cache_file: Path | None = None, label: str | None = None) 
             has_audio=a is not None,
             audio_rate=a.codec_context.sample_rate if a is not None else None,
             audio_channels=a.codec_context.channels if a is not None else None,
+            field_order=_field_order(v, first),
+            dynamic_range=_dynamic_range(v, first),
+            bit_depth=_bit_depth(first),
         )
     digest = file_sha256(path, cache_file)
     return SourceInfo(**{**asdict(info), "sha256": digest})
@@ -266,6 +306,10 @@ def _first_frame(
 # Edit lists and B-frame delay account for a frame or two; more than this is lost data.
 TAIL_TOLERANCE = Fraction(1, 2)
 
+# Seconds before the end to seek to when checking a file's tail, in turn, until a frame
+# decodes; the last (longer than any file) means from the start.
+TAIL_SEEK_BACK = (Fraction(1), Fraction(10), Fraction(60), Fraction(10**9))
+
 
 def _check_tail(
     container: av.container.InputContainer,
@@ -289,15 +333,24 @@ def _check_tail(
     start = Fraction(v.start_time or 0) * time_base
     last_seen: Fraction | None = None
     try:
-        container.seek(int((target + start) / time_base), stream=v, backward=True, any_frame=False)
-        for frame in container.decode(v):
-            if frame.pts is not None and frame.time_base is not None:
-                t = Fraction(frame.pts) * Fraction(frame.time_base) - start
-                last_seen = t if last_seen is None else max(last_seen, t)
-            # Without a declared video duration there is nothing to fall short of.
-            early = not to_the_end or v.duration is None
-            if early and last_seen is not None and last_seen >= target:
-                return duration
+        # MPEG-TS has no index: its seek lands on whatever frame is there, and the decoder
+        # shows nothing until the next keyframe, which a camcorder's long GOP may not have
+        # before the end. So step further back until frames come out, at worst from the start.
+        for back in TAIL_SEEK_BACK:
+            seek_to = max(Fraction(0), duration - back)
+            container.seek(
+                int((seek_to + start) / time_base), stream=v, backward=True, any_frame=False
+            )
+            for frame in container.decode(v):
+                if frame.pts is not None and frame.time_base is not None:
+                    t = Fraction(frame.pts) * Fraction(frame.time_base) - start
+                    last_seen = t if last_seen is None else max(last_seen, t)
+                # Without a declared video duration there is nothing to fall short of.
+                early = not to_the_end or v.duration is None
+                if early and last_seen is not None and last_seen >= target:
+                    return duration
+            if last_seen is not None or seek_to == 0:
+                break
     except av.FFmpegError as exc:
         raise SourceError(
             name,

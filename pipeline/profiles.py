@@ -59,6 +59,17 @@ class PlatformProfile:
     # size limit in bytes (None: no stated limit).
     cover: Sized | None = None
     cover_max_bytes: int | None = None
+    # Loudness (pipeline.loudness): integrated target in LUFS, true-peak ceiling in dBTP and
+    # the loudness range loudnorm may keep. Social and web: -16 LUFS, the AES TD1004 ceiling
+    # for streaming and 2 LU under the -14 that YouTube and Spotify turn louder masters down
+    # to, so no platform turns ours up; -1.5 dBTP leaves AAC's overshoot room under the -1
+    # dBTP every norm asks for (ref §5, fact 7). LRA 11 LU: loudnorm gives up linear gain
+    # (and compresses) when the material's range exceeds the target's; interviews with
+    # quieter and louder speakers run 6-10 LU, and 11 keeps them linear, where loudnorm's
+    # default 7 would squash them (ref §3, take-away 3: always linear).
+    loudness_lufs: float = -16.0
+    true_peak_dbtp: float = -1.5
+    loudness_lra: float = 11.0
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -84,6 +95,9 @@ _COMMON_SOURCES = {
     "audio": "AAC-LC 48 kHz stereo: YouTube upload settings (ref §1.1); Apple HLS §2.3 "
     "requires stereo AAC (ref §1.5)",
     "keyint": "IDR every 2 s: Apple HLS authoring spec §1.13 (ref §1.5)",
+    "loudness": "-16 LUFS integrated, true peak <= -1.5 dBTP, LRA 11 LU: AES TD1004 <= -16 "
+    "LUFS, streaming norms -14 LUFS / -1 dBTP; -1.5 is the reference's recommended social/web "
+    "preset, LRA our choice (ref §5, fact 7)",
 }
 
 PROFILES: dict[str, PlatformProfile] = {
@@ -174,6 +188,7 @@ PROFILES: dict[str, PlatformProfile] = {
             "bitrate": "8 Mbps at 1080p: YouTube's 1080p SDR figure (ref §1.2) (our choice)",
             "h264": _COMMON_SOURCES["h264"],
             "keyint": _COMMON_SOURCES["keyint"],
+            "loudness": _COMMON_SOURCES["loudness"],
         },
     ),
     "reels": PlatformProfile(
@@ -206,6 +221,7 @@ PROFILES: dict[str, PlatformProfile] = {
             "audio": "AAC <=48 kHz, mono or stereo (ref §1.1)",
             "bitrate": "8 Mbps at 1080p: YouTube's 1080p SDR figure (ref §1.2) (our choice)",
             "keyint": _COMMON_SOURCES["keyint"],
+            "loudness": _COMMON_SOURCES["loudness"],
         },
     ),
     "youtube": PlatformProfile(
@@ -239,6 +255,7 @@ PROFILES: dict[str, PlatformProfile] = {
             "audio": "AAC-LC 48 kHz, stereo 384 kbps (ref §1.2, fact 4)",
             "keyint": "closed GOP of half the frame rate (ref fact 4)",
             "h264": _COMMON_SOURCES["h264"],
+            "loudness": _COMMON_SOURCES["loudness"],
         },
     ),
     "youtube_shorts": PlatformProfile(
@@ -269,6 +286,7 @@ PROFILES: dict[str, PlatformProfile] = {
             "audio": "as YouTube (ref §1.2)",
             "keyint": "as YouTube (ref fact 4)",
             "h264": _COMMON_SOURCES["h264"],
+            "loudness": _COMMON_SOURCES["loudness"],
         },
     ),
     "web": PlatformProfile(
@@ -295,6 +313,43 @@ PROFILES: dict[str, PlatformProfile] = {
             "bitrate": "1920x1080 at 7800 kb/s, top of the Apple HLS H.264 ladder §1.25 (ref §1.5)",
             "audio": "stereo AAC 32-160 kb/s: Apple HLS §2.9 (ref §1.5)",
             "max_bytes": "no platform limit; 2 GB keeps a progressive download sane (our choice)",
+            "keyint": _COMMON_SOURCES["keyint"],
+            "h264": _COMMON_SOURCES["h264"],
+            "loudness": _COMMON_SOURCES["loudness"],
+        },
+    ),
+    "broadcast": PlatformProfile(
+        name="broadcast",
+        label="Broadcast (EBU R128)",
+        sizes={"16:9": Sized(1920, 1080)},
+        min_duration=Fraction(1),
+        max_duration=None,
+        max_bytes=50_000 * MB,
+        # 23.976-30 fps: 25 fps footage (UK/EU broadcast) passes through unchanged
+        min_fps=Fraction(24000, 1001),
+        max_fps=Fraction(30),
+        h264_profile="high",
+        h264_level="4.1",
+        max_video_kbps=8000,
+        audio_kbps=192,
+        audio_rate=48000,
+        audio_channels=2,
+        keyint_seconds=Fraction(2),
+        burn_captions=False,
+        end_card=False,
+        loudness_lufs=-23.0,
+        true_peak_dbtp=-1.0,
+        sources={
+            "sizes": "16:9 1920x1080, the HD broadcast raster (our choice)",
+            "loudness": "EBU R128: -23 LUFS (+-1 LU in production since v4.0), max true peak "
+            "-1 dBTP; keep -23 only as a broadcast preset (ref §5, fact 7)",
+            "captions": "broadcasters carry their own subtitles: sidecars only, none burned in, "
+            "no end card (our choice)",
+            "bitrate": "8 Mbps at 1080p: YouTube's 1080p SDR figure (ref §1.2) (our choice: "
+            "broadcasters re-encode to their own mezzanine)",
+            "audio": "AAC-LC 48 kHz stereo 192 kb/s (our choice, as YouTube's rate class, "
+            "ref §1.2)",
+            "max_bytes": "no platform limit; 50 GB (our choice)",
             "keyint": _COMMON_SOURCES["keyint"],
             "h264": _COMMON_SOURCES["h264"],
         },

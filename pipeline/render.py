@@ -29,6 +29,8 @@ from pipeline.errors import PipelineError
 from pipeline.ffmpeg_run import Progress, ffmpeg_exe, run
 from pipeline.graph import build_argv, graph_to_file
 from pipeline.jobs import CutJob, OutputJob
+from pipeline.loudness import SILENT, mode, pass2_options, target_for
+from pipeline.loudness import measure_cut as measure_loudness
 from pipeline.probe import inspect_output
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ class OutputResult:
     bytes: int = 0
     sha256: str = ""
     duration: Fraction = Fraction(0)
+    # what loudnorm's pass 2 did to the sound (pipeline.loudness): linear, dynamic or silent
+    normalization: str = ""
 
 
 def temp_name(final: Path) -> Path:
@@ -85,6 +89,10 @@ class Lock:
             return "no record of how the existing file was made"
         if entry.get("key") != out.key:
             return "inputs or settings changed"
+        # The target is the profile's, not in the plan's key: a new target must re-render
+        # (and a file from before loudness normalisation has no record of one).
+        if entry.get("loudness") != target_for(out.platform).label:
+            return "loudness target changed"
         st = target.stat()
         if st.st_size != entry.get("bytes") or st.st_mtime_ns != entry.get("mtime_ns"):
             return "output file changed on disk"
@@ -98,12 +106,20 @@ class Lock:
             "mtime_ns": st.st_mtime_ns,
             "sha256": result.sha256,
             "duration": f"{result.duration.numerator}/{result.duration.denominator}",
+            "loudness": target_for(result.job.platform).label,
+            "normalization": result.normalization,
         }
 
     def result_for(self, out: OutputJob) -> OutputResult:
         e = self.entries[out.path]
         return OutputResult(
-            out, UP_TO_DATE, "", int(e["bytes"]), str(e["sha256"]), Fraction(e["duration"])
+            out,
+            UP_TO_DATE,
+            "",
+            int(e["bytes"]),
+            str(e["sha256"]),
+            Fraction(e["duration"]),
+            str(e.get("normalization", "")),
         )
 
     def save(self) -> None:
@@ -200,8 +216,19 @@ def render_cut(
         cards = [end_card_file(root, o) for o in outputs]
     except PipelineError as exc:
         return [OutputResult(o, FAILED, f"end card: {exc}") for o in outputs]
+    try:
+        loudness, modes = loudness_for(job, outputs, root / STATE_DIR, log_path)
+    except (PipelineError, OSError, ValueError) as exc:
+        return [OutputResult(o, FAILED, f"loudness measurement: {exc}") for o in outputs]
     argv = build_argv(
-        job, outputs, [str(t) for t in temps], ffmpeg_exe(), subtitles, fonts, cards=cards
+        job,
+        outputs,
+        [str(t) for t in temps],
+        ffmpeg_exe(),
+        subtitles,
+        fonts,
+        cards=cards,
+        loudness=loudness,
     )
     graph_file = root / STATE_DIR / "graphs" / f"{job.key[:24]}.txt"
     argv, graph = graph_to_file(argv, str(graph_file))
@@ -228,7 +255,11 @@ def render_cut(
             write_sidecars(root, out)
             digest = sha256_file(tmp)
             os.replace(tmp, final)
-            results.append(OutputResult(out, RENDERED, "", final.stat().st_size, digest, duration))
+            results.append(
+                OutputResult(
+                    out, RENDERED, "", final.stat().st_size, digest, duration, modes[out.path]
+                )
+            )
     except PipelineError as exc:
         results = [OutputResult(o, FAILED, str(exc)) for o in outputs]
     finally:
@@ -236,6 +267,28 @@ def render_cut(
             with contextlib.suppress(FileNotFoundError):
                 t.unlink()
     return results
+
+
+def loudness_for(
+    job: CutJob, outputs: tuple[OutputJob, ...], state_dir: Path, log_path: Path
+) -> tuple[list[dict[str, Any] | None], dict[str, str]]:
+    """Pass 2's loudnorm options per output (None: leave the sound alone) and what pass 2
+    will do for each, measuring the cut once per distinct target (pass 1, cached)."""
+    audio_rate = outputs[0].encode.audio_rate
+    options: list[dict[str, Any] | None] = []
+    modes: dict[str, str] = {}
+    measured: dict[str, Any] = {}
+    for out in outputs:
+        target = target_for(out.platform)
+        if target.label not in measured:
+            measured[target.label] = measure_loudness(
+                job, target, audio_rate, state_dir, ffmpeg_exe(), log_path
+            )
+        m = measured[target.label]
+        modes[out.path] = mode(m, target)
+        # silence has no loudness to bring to a target: loudnorm would only add noise gain
+        options.append(None if modes[out.path] == SILENT else pass2_options(m, target))
+    return options, modes
 
 
 def _never() -> bool:

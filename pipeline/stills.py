@@ -160,20 +160,18 @@ def grab_frames(
         stream = container.streams.video[0]
         start = container.start_time / 1e6 if container.start_time is not None else 0.0
         fps = float(_fraction(stream.average_rate, Fraction(0))) or 25.0
+        lead = _video_lead(stream, start)
         frames: Iterator[av.VideoFrame] | None = None
         prev: av.VideoFrame | None = None  # last frame at or before the wanted time
         ahead: av.VideoFrame | None = None  # first frame after it
-        for t in wanted:
+        for asked in wanted:
+            t = max(asked, lead)
             try:
                 ahead_t = (
                     ahead.time - start if ahead is not None and ahead.time is not None else None
                 )
                 if frames is None or ahead_t is None or t - ahead_t > FORWARD_S:
-                    container.seek(
-                        max(0, int((start + t - 1 / fps) * av.time_base)),
-                        backward=True,
-                        any_frame=False,
-                    )
+                    _seek_before(container, start, t)
                     frames = (f for f in container.decode(stream) if f.time is not None)
                     prev, ahead = None, None
                 while ahead is None or float(ahead.time) - start <= t:
@@ -189,8 +187,30 @@ def grab_frames(
             best = min(options, key=lambda f: abs(float(f.time) - start - t), default=None)
             if best is None or abs(float(best.time) - start - t) > 2 / fps:
                 raise SourceError(name, f"has no frame near {t:.3f} s")
-            out[t] = _display_picture(best, stream)
+            out[asked] = _display_picture(best, stream)
     return out
+
+
+# A seek this far before the wanted time: MP4 and MKV seeks land on the keyframe before the
+# target, but MPEG-PS/TS seeks land on any frame and the decoder then drops everything up to
+# the next keyframe, which can be past the target (pipeline.graph's SEEK_PREROLL, measured on
+# a 12-frame-GOP .mpg). Near the start there is no seek at all.
+SEEK_PREROLL_S = 1.0
+
+
+def _seek_before(container: av.container.InputContainer, start: float, t: float) -> None:
+    if t <= 2 * SEEK_PREROLL_S:
+        container.seek(0, backward=True, any_frame=False)
+        return
+    container.seek(int((start + t - SEEK_PREROLL_S) * av.time_base), backward=True, any_frame=False)
+
+
+def _video_lead(stream: av.video.stream.VideoStream, start: float) -> float:
+    """Seconds the video starts after the file does (after its audio, say). Before that the
+    render shows the first frame (``pipeline.graph``'s fps filter), so stills do too."""
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return max(0.0, float(stream.start_time * stream.time_base) - start)
 
 
 def _nearest_frame(
@@ -198,11 +218,8 @@ def _nearest_frame(
 ) -> av.VideoFrame | None:
     start = container.start_time / 1e6 if container.start_time is not None else 0.0
     fps = float(_fraction(stream.average_rate, Fraction(0))) or 25.0
-    # The nearest frame may start up to half a frame before ``t``; seeking a whole frame
-    # earlier lands on a keyframe before it whatever the rounding of timestamps.
-    container.seek(
-        max(0, int((start + t - 1 / fps) * av.time_base)), backward=True, any_frame=False
-    )
+    t = max(t, _video_lead(stream, start))
+    _seek_before(container, start, t)
     best: av.VideoFrame | None = None
     best_gap = math.inf
     for frame in container.decode(stream):

@@ -29,6 +29,7 @@ from pipeline.ffmpeg_run import ffmpeg_exe, run
 from pipeline.graph import build_argv
 from pipeline.jobs import EndCard
 from pipeline.probe import inspect_output
+from pipeline.render import STATE_DIR, loudness_for
 from pipeline.verify import verify_output
 from tests.clips import make_clip
 from tests.render_checks import audio_samples, frames, plan_cut
@@ -231,7 +232,12 @@ def test_output_with_card_joins_it_with_the_sound_faded_out(
         t.parent.mkdir(parents=True, exist_ok=True)
     # both 9:16 outputs take the same card file, so one input feeds two chains
     cards = [str(rendered[o.aspect]) for o in outs]
-    argv = build_argv(job, outs, [str(t) for t in targets], ffmpeg_exe(), cards=cards)
+    # loudness normalised as render_cut does it, so the fade and the card's silence are
+    # checked after loudnorm's resampling too
+    loudness, _ = loudness_for(job, tuple(outs), out_dir / STATE_DIR, tmp_path / "pass1.log")
+    argv = build_argv(
+        job, outs, [str(t) for t in targets], ffmpeg_exe(), cards=cards, loudness=loudness
+    )
     run(argv, "end card test", tmp_path / "ffmpeg.log")
 
     for out, path in zip(outs, targets, strict=True):

@@ -47,7 +47,7 @@ outputs:
 ALLOWED_STUDY_KEYS = (
     "id, title, area, description, source, captions, cuts, defaults, framing, outputs, poster_at"
 )
-PLATFORMS = "x, linkedin, facebook, reels, youtube, youtube_shorts, web"
+PLATFORMS = "x, linkedin, facebook, reels, youtube, youtube_shorts, web, broadcast"
 TIMESTAMPS = "hh:mm:ss.mmm, mm:ss(.mmm) or seconds (e.g. 12.5)"
 SLUG_RULE = "use lower-case letters, digits and '-', starting and ending with a letter or digit"
 

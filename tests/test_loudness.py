@@ -1,0 +1,259 @@
+"""Loudness normalisation and the verify stage, checked by measuring rendered files with
+FFmpeg's ebur128 here in the test (not with the pipeline's own meter)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import pipeline.build as build
+import pipeline.loudness as loudness
+from pipeline.build import plan_campaign, render_campaign
+from pipeline.profiles import PROFILES, PlatformProfile
+from pipeline.render import STATE_DIR
+from tests.clips import FFMPEG, run_ffmpeg
+from tests.render_checks import SMALL, plan_cut, render_ok
+
+pytestmark = pytest.mark.render
+
+
+def make_speechy(path: Path, amplitude: float, *, duration: float = 4.0) -> Path:
+    """Tone bursts, 0.6 s on and 0.4 s off, every other burst 6 dB quieter (so the loudness
+    range is not zero), at ``amplitude`` of full scale in both channels."""
+    wave = f"{amplitude}*(1-0.5*mod(floor(t)\\,2))*sin(2*PI*440*t)*lt(mod(t\\,1)\\,0.6)"
+    # fmt: off
+    run_ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=s=160x90:r=25:d={duration}",
+        "-f", "lavfi", "-i", f"aevalsrc='{wave}|{wave}':s=48000:d={duration}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
+        "-c:a", "pcm_s16le", "-shortest", str(path),
+    )
+    # fmt: on
+    return path
+
+
+EBUR128 = ("-af", "ebur128=peak=true", "-f", "null", "-")
+
+
+def ebur128(path: Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of ``path``'s audio, read from ebur128's summary."""
+    err = subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a:0", *EBUR128],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    summary = err[err.rfind("Summary:") :]
+    i = re.search(r"I:\s+(\S+) LUFS", summary)
+    tp = re.search(r"Peak:\s+(\S+) dBFS", summary)
+    assert i and tp, summary
+    return float(i.group(1)), float(tp.group(1))
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("loudness-clips")
+    return {
+        "quiet": make_speechy(folder / "quiet.mov", 0.025),
+        "loud": make_speechy(folder / "loud.mov", 0.7),
+    }
+
+
+@pytest.mark.parametrize("level", ["quiet", "loud"])
+def test_quiet_and_loud_sources_land_on_target(project, sources, level):
+    before, _ = ebur128(sources[level])
+    job, out_dir = plan_cut(
+        project,
+        sources[level],
+        [[0.0, 2.0], [2.0, 3.8]],
+        [
+            {"platform": "web", "cut": "main", "aspects": ["16:9"]},
+            {"platform": "x", "cut": "main", "aspects": ["1:1"]},
+        ],
+    )
+    paths = render_ok(job, out_dir)
+    for path in paths:
+        lufs, peak = ebur128(path)
+        print(f"{level}: {before:.1f} LUFS -> {path.name} {lufs:.1f} LUFS, {peak:.1f} dBTP")
+        assert abs(lufs - -16) <= 1.0, f"{path.name}: {lufs} LUFS (source {before})"
+        assert peak <= -1.5, f"{path.name}: true peak {peak} dBTP"
+    assert (before < -30) if level == "quiet" else (before > -10), before
+
+
+def test_measurement_is_cached(project, sources, monkeypatch):
+    runs: list[str] = []
+    real = loudness._run_pass1
+
+    def counting(argv: list[str], what: str, log_path: Path | None) -> str:
+        runs.append(what)
+        return real(argv, what, log_path)
+
+    monkeypatch.setattr(loudness, "_run_pass1", counting)
+    job, out_dir = plan_cut(
+        project,
+        sources["quiet"],
+        [[0.0, 3.0]],
+        [{"platform": "web", "cut": "main", "aspects": ["16:9"]}],
+    )
+    render_ok(job, out_dir)
+    cached = list((out_dir / STATE_DIR / "loudness").glob("*.json"))
+    assert len(runs) == 1 and len(cached) == 1, (runs, cached)
+    record = json.loads(cached[0].read_text())
+    assert float(record["input_i"]) < -30
+    render_ok(job, out_dir)  # same cut again: the figures come from the cache
+    assert len(runs) == 1, runs
+    # another cut of the same source is another measurement
+    shorter = replace(job, segments=(replace(job.segments[0], end=job.segments[0].end / 2),))
+    target = loudness.target_for("web")
+    loudness.measure_cut(shorter, target, 48000, out_dir / STATE_DIR, FFMPEG)
+    assert len(runs) == 2, runs
+
+
+def test_broadcast_output_lands_at_minus_23(project, sources):
+    job, out_dir = plan_cut(
+        project,
+        sources["loud"],
+        [[0.0, 3.8]],
+        [{"platform": "broadcast", "cut": "main", "aspects": ["16:9"]}],
+    )
+    assert job.outputs[0].end_card is None and job.outputs[0].burn is None
+    (path,) = render_ok(job, out_dir)
+    lufs, peak = ebur128(path)
+    print(f"broadcast: {path.name} {lufs:.1f} LUFS, {peak:.1f} dBTP")
+    assert abs(lufs - -23) <= 1.0 and peak <= -1.0, (lufs, peak)
+
+
+def test_mode_matches_loudnorms_own_decision(tmp_path):
+    """Our prediction of linear/dynamic against what loudnorm reports for pass 2."""
+    src = tmp_path / "spiky.wav"
+    # quiet tone with one near-full-scale click: a +20 dB gain would push it over the ceiling
+    wave = "0.02*sin(2*PI*440*t)*(1-0.5*mod(floor(t)\\,2))+0.9*between(t\\,1.5\\,1.5002)"
+    run_ffmpeg("-f", "lavfi", "-i", f"aevalsrc='{wave}':s=48000:d=4", str(src))
+    for wav, target in ((src, loudness.Target(-16, -1.5, 11)), (src, loudness.Target(-40, -1, 11))):
+        analyse = f"loudnorm=I={target.i}:TP={target.aim_tp}:LRA={target.lra}:print_format=json"
+        err = subprocess.run(
+            [FFMPEG, "-hide_banner", "-nostats", "-i", str(wav), "-af", analyse, "-f", "null", "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
+        stats = loudness.parse_loudnorm(err)
+        m = loudness.Measurement(
+            *(
+                float(stats[k])
+                for k in ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
+            )
+        )
+        opts = ":".join(f"{k}={v}" for k, v in loudness.pass2_options(m, target).items())
+        err = subprocess.run(
+            [
+                FFMPEG,
+                "-hide_banner",
+                "-nostats",
+                "-i",
+                str(wav),
+                "-af",
+                f"loudnorm={opts}",
+                "-f",
+                "null",
+                "-",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
+        actual = loudness.parse_loudnorm(err)["normalization_type"]
+        assert loudness.mode(m, target) == actual, (target, m)
+    # and both cases were exercised
+    assert loudness.mode(m, target) == "linear"
+
+
+def _campaign(project: Callable[..., Path], source: Path, outputs: list[dict[str, object]]) -> Path:
+    root = project(
+        {
+            "study.yaml": f"""\
+            id: study
+            title: Loudness test
+            area: Test area
+            source: ../media/{source.name}
+            cuts:
+              main: [[0, 2.5]]
+            outputs: {json.dumps(outputs)}
+            """
+        }
+    )
+    (root / "media" / source.name).write_bytes(source.read_bytes())
+    return root
+
+
+def _small(plan):
+    jobs = tuple(
+        replace(
+            j,
+            outputs=tuple(
+                replace(o, width=SMALL[o.aspect][0], height=SMALL[o.aspect][1]) for o in j.outputs
+            ),
+        )
+        for j in plan.jobs
+    )
+    return replace(plan, jobs=jobs, stills=())
+
+
+def test_silent_source_is_reported_silent_not_failed(project, tmp_path):
+    src = tmp_path / "mute.mp4"
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=3",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(src),
+    )  # fmt: skip
+    root = _campaign(project, src, [{"platform": "web", "cut": "main", "aspects": ["16:9"]}])
+    manifests, plan = plan_campaign(root / "manifests", analyse=False)
+    report = render_campaign(manifests, _small(plan))
+    assert not report.failed, [r.reason for r in report.results]
+    index = json.loads(report.index_path.read_text())
+    (out,) = index["case_studies"][0]["outputs"]
+    assert out["checks"]["passed"] and out["checks"]["normalization"] == "silent", out["checks"]
+    assert out["checks"]["loudness_lufs"] is None
+    assert not list((manifests.output_dir / STATE_DIR / "loudness").glob("*.json"))
+
+
+def test_index_has_checks_and_a_nonconforming_output_is_failed(project, sources, monkeypatch):
+    root = _campaign(
+        project,
+        sources["quiet"],
+        [
+            {"platform": "web", "cut": "main", "aspects": ["16:9"]},
+            {"platform": "x", "cut": "main", "aspects": ["16:9"]},
+        ],
+    )
+    manifests, plan = plan_campaign(root / "manifests", analyse=False)
+    real_verify = build.verify_output
+
+    def stricter(out, out_dir, **kw):
+        # after the render: X's rules tightened, so its (good) file no longer conforms
+        with pytest.MonkeyPatch.context() as mp:
+            if out.platform == "x":
+                mp.setitem(PROFILES, "x", replace(PROFILES["x"], h264_level="3.0"))
+                mp.setattr(PlatformProfile, "video_kbps_for", lambda self, w, h: 1)
+            return real_verify(out, out_dir, **kw)
+
+    monkeypatch.setattr(build, "verify_output", stricter)
+    report = render_campaign(manifests, _small(plan))
+    assert report.failed
+    index = json.loads(report.index_path.read_text())
+    study = index["case_studies"][0]
+    assert [o["platform"] for o in study["outputs"]] == ["web"]
+    checks = study["outputs"][0]["checks"]
+    assert checks["passed"] and checks["failures"] == []
+    assert abs(checks["loudness_lufs"] - -16) <= 1 and checks["true_peak_dbtp"] <= -1.5, checks
+    assert checks["normalization"] == "linear"
+    (error,) = study["errors"]
+    assert "H.264 level: 4.1 (rule: <= 3.0)" in error, error
+    assert re.search(r"peak video bitrate: \d+ kb/s .*\(rule: <= 3 kb/s", error), error
+    assert study["status"] == "partial"
+    assert report.checks["study/main/x-1280x720.mp4"]["passed"] is False
