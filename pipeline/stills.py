@@ -171,7 +171,7 @@ def grab_frames(
                     ahead.time - start if ahead is not None and ahead.time is not None else None
                 )
                 if frames is None or ahead_t is None or t - ahead_t > FORWARD_S:
-                    _seek_before(container, start, t)
+                    _seek_before(container, start, t, fresh=frames is None)
                     frames = (f for f in container.decode(stream) if f.time is not None)
                     prev, ahead = None, None
                 while ahead is None or float(ahead.time) - start <= t:
@@ -198,9 +198,15 @@ def grab_frames(
 SEEK_PREROLL_S = 1.0
 
 
-def _seek_before(container: av.container.InputContainer, start: float, t: float) -> None:
+def _seek_before(
+    container: av.container.InputContainer, start: float, t: float, fresh: bool = True
+) -> None:
+    """Position the demuxer to decode forward to ``t``. A container just opened is at its
+    start, and near the start it stays there: a seek to before the first video packet fails
+    in some files (CREMA-D's FLV starts its video at 27 ms)."""
     if t <= 2 * SEEK_PREROLL_S:
-        container.seek(0, backward=True, any_frame=False)
+        if not fresh:
+            container.seek(0, backward=True, any_frame=False)
         return
     container.seek(int((start + t - SEEK_PREROLL_S) * av.time_base), backward=True, any_frame=False)
 
