@@ -171,18 +171,26 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _progress(
+    args: argparse.Namespace, console: Console, *, eta: bool = False, transient: bool = False
+) -> Progress:
+    """The one look of progress bars: what, bar, percent (and time left for long work);
+    none with -q."""
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+    ]
+    if eta:
+        columns.append(TimeRemainingColumn())
+    return Progress(*columns, console=console, disable=args.quiet, transient=transient)
+
+
 def _planned(args: argparse.Namespace, console: Console) -> tuple[Manifests, Plan]:
     """Plan the campaign, with a progress bar per source while sources are analysed."""
     from pipeline.build import plan_campaign
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        console=console,
-        disable=args.quiet,
-        transient=True,
-    ) as progress:
+    with _progress(args, console, transient=True) as progress:
         tasks: dict[str, TaskID] = {}
 
         def on_analysis(case_id: str, done: float) -> None:
@@ -279,14 +287,7 @@ def _render(args: argparse.Namespace, console: Console) -> int:
     manifests, plan = _planned(args, console)
     workers = args.jobs or max(1, (os.cpu_count() or 1) // 4)
     tasks: dict[str, TaskID] = {}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=args.quiet,
-    ) as progress:
+    with _progress(args, console, eta=True) as progress:
 
         def on_start(job: CutJob, outs: tuple[OutputJob, ...], why: str) -> None:
             log.info("%s: rendering %d output(s) (%s)", job.name, len(outs), why)
@@ -497,13 +498,7 @@ def _thumbnails(args: argparse.Namespace, console: Console) -> int:
         why = failed.reason if failed else f"unknown case study; known: {', '.join(known)}"
         console.print(f"{args.case}: {why}", style="red", markup=False, soft_wrap=True)
         return 2 if failed is None else 1
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        console=console,
-        disable=args.quiet,
-    ) as progress:
+    with _progress(args, console) as progress:
         task = progress.add_task(f"{job.case_id}: frames", total=1.0)
 
         def report(done: float) -> None:
