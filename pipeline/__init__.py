@@ -1,3 +1,3 @@
 """Case-study media pipeline: manifest -> plan -> render -> verify -> publish -> index."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -163,7 +163,6 @@ def render_campaign(
     workers: int = 1,
     force: bool = False,
     strict_captions: bool = False,
-    strict_loudness: bool = False,
     on_start: Callable[[CutJob, tuple[OutputJob, ...], str], None] | None = None,
     on_progress: Callable[[str, float], None] | None = None,
     on_done: Callable[[CutJob, list[OutputResult]], None] | None = None,
@@ -197,16 +196,14 @@ def render_campaign(
     verified: list[OutputResult] = []
     lint: dict[str, tuple[str, ...]] = {}
     checks: dict[str, dict[str, Any]] = {}
-    jobs_of = {o.path: j for j in plan.jobs for o in j.outputs}
     for r in results:
         if r.status != FAILED:
             check = verify_output(
                 r.job,
                 out_dir,
                 strict_captions=strict_captions,
-                strict_loudness=strict_loudness,
                 normalization=r.normalization,
-                dynamic_note=_dynamic_note(jobs_of.get(r.job.path), r, out_dir),
+                loudness_note=r.loudness_note,
             )
             lint[r.job.path] = check.caption_warnings
             checks[r.job.path] = check.checks
@@ -294,19 +291,6 @@ def render_campaign(
     )
     report = Report(plan, verified, write_index(index, out_dir), lint, stills, checks)
     return report
-
-
-def _dynamic_note(job: CutJob | None, r: OutputResult, out_dir: Path) -> str:
-    """Why loudnorm compressed this output instead of applying one gain, from pass 1's
-    cached figures (the render log holds only warnings)."""
-    from pipeline.loudness import DYNAMIC, cached_measurement, dynamic_reason, target_for
-    from pipeline.render import STATE_DIR
-
-    if job is None or r.normalization != DYNAMIC:
-        return ""
-    target = target_for(r.job.platform)
-    m = cached_measurement(job, target, r.job.encode.audio_rate, out_dir / STATE_DIR)
-    return dynamic_reason(m, target) if m is not None else ""
 
 
 def build_campaign(manifest_dir: Path, **kwargs: object) -> Report:

@@ -72,11 +72,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail outputs whose captions break a lint rule (reading speed, durations, gaps)",
     )
-    r.add_argument(
-        "--strict-loudness",
-        action="store_true",
-        help="fail outputs whose loudness is off the platform's target (default: report it)",
-    )
     ve = sub.add_parser(
         "verify",
         help="re-check every rendered output against its platform's rules and loudness target",
@@ -207,6 +202,7 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     from pipeline.ffmpeg_run import ffmpeg_exe
     from pipeline.graph import build_argv
     from pipeline.jobs import to_jsonable
+    from pipeline.loudness import cached_levels, pending_level, target_of
     from pipeline.render import STATE_DIR, ass_path, temp_name
 
     manifests, plan = _planned(args, console)
@@ -264,7 +260,19 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
                 else None
                 for o in job.outputs
             ]
-            argv = build_argv(job, job.outputs, targets, ffmpeg_exe(), subs, fonts, cards=cards)
+            levels, pass1 = cached_levels(
+                job, job.outputs, manifests.output_dir / STATE_DIR, ffmpeg_exe()
+            )
+            for argv in pass1:
+                out.print("# loudness pass 1 (its figures fill the <pass 1> fields below)")
+                print(shlex.join(argv))
+            loudness = [
+                (lv.graph_options() if lv is not None else pending_level(target_of(o)))
+                for lv, o in zip(levels, job.outputs, strict=True)
+            ]
+            argv = build_argv(
+                job, job.outputs, targets, ffmpeg_exe(), subs, fonts, cards=cards, loudness=loudness
+            )
             print(shlex.join(argv))
     return 1 if plan.failed else 0
 
@@ -312,7 +320,6 @@ def _render(args: argparse.Namespace, console: Console) -> int:
             workers=workers,
             force=args.force,
             strict_captions=args.strict_captions,
-            strict_loudness=args.strict_loudness,
             on_start=on_start,
             on_progress=on_progress,
             on_done=on_done,
@@ -369,7 +376,7 @@ def _loudness_cell(checks: dict[str, object] | None) -> str:
     if checks.get("loudness_lufs") is None:
         return "silent" if mode == "silent" else ""
     cell = f"{checks['loudness_lufs']} LUFS, {checks['true_peak_dbtp']} dBTP"
-    return cell + (" (dynamic)" if mode == "dynamic" else "")
+    return cell + (" (limited)" if mode == "limited" else "")
 
 
 def _verify(args: argparse.Namespace, console: Console) -> int:
@@ -390,7 +397,12 @@ def _verify(args: argparse.Namespace, console: Console) -> int:
                 table.add_row(out.path, "[yellow]not rendered[/]", *[""] * (len(columns) - 2))
                 continue
             entry = lock.entries.get(out.path, {})
-            check = verify_output(out, out_dir, normalization=str(entry.get("normalization", "")))
+            check = verify_output(
+                out,
+                out_dir,
+                normalization=str(entry.get("normalization", "")),
+                loudness_note=str(entry.get("loudness_note", "")),
+            )
             failed |= not check.passed
             row = [
                 out.path,

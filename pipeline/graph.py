@@ -13,6 +13,7 @@ import ffmpeg
 
 from pipeline.aspect import get_strategy
 from pipeline.captions.ass import burn_filter
+from pipeline.colour import HDR_PEAK, HDR_REFERENCE_WHITE, MOBIUS_KNEE
 from pipeline.jobs import CutJob, OutputJob
 
 # Extra source read past each segment's out point, so the fps filter always has the last
@@ -128,37 +129,54 @@ def _joined(job: CutJob, audio_rate: int) -> tuple[Any, Any]:
         )
     if job.tone_map:
         video = _tone_mapped(video)
+    elif job.colour_matrix or job.full_range:
+        video = _to_bt709(video, job)
+    # FFmpeg's CLI gives the encoder (so x264's VUI and the MP4's colr box) the frames' tags,
+    # not the -color_primaries/-color_trc options: untagged frames made untagged files
+    video = video.filter(
+        "setparams", color_primaries="bt709", color_trc="bt709", colorspace="bt709", range="tv"
+    )
     if job.needs_square_pixels:
         w, h = job.display_size
         video = video.filter("scale", w, h).filter("setsar", 1)
     return video, audio
 
 
-# HDR reference white (ITU-R BT.2408: 203 cd/m2) is the SDR output's white: linear light 1.0.
-HDR_REFERENCE_WHITE = 203
-# Tone-mapping curve's input peak, relative to reference white: HDR10 is mostly mastered to
-# 1000 cd/m2 and HLG's nominal display is 1000 cd/m2. Mastering metadata is not read, so a
-# brighter master clips a little earlier than it would need to.
-HDR_PEAK = round(Fraction(1000, HDR_REFERENCE_WHITE), 2)
-
-
 def _tone_mapped(video: Any) -> Any:
     """PQ or HLG BT.2020 to SDR BT.709 8-bit, mid-tones kept: in linear light with reference
     white at 1.0, to BT.709 primaries, then Mobius, which is linear up to its knee (0.5, above
     18% grey) and rolls off only the highlights. Measured on BT.2408 test levels: 18% grey
-    stays 108/255 and reference white 228 for both transfers; Hable crushed grey to 80."""
+    stays 108/255 and reference white 228 for both transfers; Hable crushed grey to 80.
+    ``pipeline.colour.hdr_to_sdr`` is the same curve for stills."""
     return (
         video.filter("zscale", t="linear", npl=HDR_REFERENCE_WHITE)
         .filter("format", "gbrpf32le")
         .filter("zscale", p="bt709")
-        .filter("tonemap", tonemap="mobius", param=0.5, peak=float(HDR_PEAK), desat=0)
+        .filter("tonemap", tonemap="mobius", param=MOBIUS_KNEE, peak=float(HDR_PEAK), desat=0)
         .filter("zscale", t="bt709", m="bt709", r="tv")
         .filter("format", "yuv420p")
-        # zscale tags the frames it writes, and the encoder writes the frames' tags; this
-        # says so for every field, whatever the zscale build leaves out
-        .filter(
-            "setparams", color_primaries="bt709", color_trc="bt709", colorspace="bt709", range="tv"
-        )
+    )
+
+
+def _to_bt709(video: Any, job: CutJob) -> Any:
+    """An SDR source's YCbCr to BT.709's matrix and limited range. Players read HD as
+    BT.709, so an SD source's BT.601 colours left as they are shift (colour bars read back
+    as BT.709: up to 25 code values off, a skin tone redder), and full range read as
+    limited loses its shadows and highlights. The matrix only, as SD-to-HD conversion is
+    done: the colorspace filter, converting BT.601's primaries too, put the bars up to 23
+    code values from their RGB.
+
+    swscale, accurately rounded and with full chroma interpolation: the bars through the
+    render's scaling came out within 4 code values (mean 2) of their RGB, from BT.601
+    limited and full range alike; without those flags up to 6 off. zscale was as close from
+    limited range but up to 19 off from full range."""
+    return video.filter(
+        "scale",
+        in_color_matrix=job.colour_matrix or "bt709",
+        out_color_matrix="bt709",
+        in_range="pc" if job.full_range else "tv",
+        out_range="tv",
+        flags="accurate_rnd+full_chroma_int",
     )
 
 
@@ -233,25 +251,79 @@ def _card_video(path: str, out: OutputJob) -> Any:
     )
 
 
-def _audio_for(stream: Any, out: OutputJob, cut_end: int, audio_rate: int) -> Any:
-    """The output's audio from the cut's: ``AAC_PRIMING`` samples in (see there), up to the
-    output's end; with an end card, the cut's sound fades out over ``audio_fade`` to end
-    exactly where the picture cuts to the card, then silence to the card's end."""
+def audio_shape(out: OutputJob, cut_end: int, audio_rate: int) -> tuple[int, int]:
+    """(end, fade): the output carries the cut's samples ``AAC_PRIMING`` to ``end`` (see
+    ``AAC_PRIMING``); with an end card, the last ``fade`` of them fade out to end exactly
+    where the picture cuts to the card."""
     card = out.end_card
     if card is None:
-        end = min(cut_end, round(out.duration * audio_rate))
-        # No asetpts after this trim: the first sample keeps pts 1024, the encoder's output
-        # then starts at pts 0, and the muxer needs no edit list to place it.
-        return stream.filter("atrim", start_sample=AAC_PRIMING, end_sample=end)
-    content_end = min(cut_end, round(out.content_duration * audio_rate))
-    end = round(out.duration * audio_rate)
-    fade = min(round(card.audio_fade * audio_rate), content_end - AAC_PRIMING)
-    stream = stream.filter("atrim", start_sample=AAC_PRIMING, end_sample=content_end)
+        return min(cut_end, round(out.duration * audio_rate)), 0
+    end = min(cut_end, round(out.content_duration * audio_rate))
+    return end, max(0, min(round(card.audio_fade * audio_rate), end - AAC_PRIMING))
+
+
+def _shaped(stream: Any, end: int, fade: int) -> Any:
+    # No asetpts after this trim: the first sample keeps pts 1024, the encoder's output then
+    # starts at pts 0, and the muxer needs no edit list to place it.
+    stream = stream.filter("atrim", start_sample=AAC_PRIMING, end_sample=end)
     if fade > 0:
         # afade counts samples by timestamp, and the kept pts are the cut's sample numbers
-        stream = stream.filter("afade", t="out", start_sample=content_end - fade, nb_samples=fade)
+        stream = stream.filter("afade", t="out", start_sample=end - fade, nb_samples=fade)
+    return stream
+
+
+# pipeline.loudness's limiter. Look-ahead 5 ms catches a plosive's attack; release 50 ms
+# recovers before the next syllable: on a GRID clip needing 2.2 dB of limiting, longer
+# releases took more loudness (50 ms: -0.16 LU, 200 ms: -0.46 LU) for no better peak
+# control. 4x oversampling of 48 kHz, as BS.1770-4's true-peak meter does.
+LIMITER_ATTACK_MS = 5.0
+LIMITER_RELEASE_MS = 50.0
+LIMITER_RATE = 192000
+
+
+def _levelled(stream: Any, level: dict[str, Any], audio_rate: int) -> Any:
+    """Pass 2 of ``pipeline.loudness`` on an output's shaped sound: loudnorm's linear gain,
+    or a gain and a true-peak limiter; back at the output's rate either way (loudnorm works
+    at 192 kHz and outputs at that rate), with the shaped sound's timestamps."""
+    if "loudnorm" in level:
+        stream = stream.filter("loudnorm", **level["loudnorm"])
+    else:
+        stream = (
+            stream.filter("volume", volume=f"{level['gain_db']:g}dB", precision="double")
+            .filter("aresample", LIMITER_RATE)
+            .filter(
+                "alimiter",
+                limit=round(10 ** (level["ceiling_dbtp"] / 20), 6),
+                attack=LIMITER_ATTACK_MS,
+                release=LIMITER_RELEASE_MS,
+                # no make-up gain: the gain is set above; latency=true keeps sound on picture
+                level="false",
+                latency="true",
+            )
+        )
+    return (
+        stream.filter("aresample", audio_rate)
+        # the first sample at pts AAC_PRIMING again, as _shaped left it (no edit list)
+        .filter("asetpts", f"round((N+{AAC_PRIMING})/{audio_rate}/TB)")
+    )
+
+
+def _audio_for(
+    stream: Any, out: OutputJob, cut_end: int, audio_rate: int, level: dict[str, Any] | None
+) -> Any:
+    """The output's sound from the cut's: shaped (``audio_shape``), normalised as ``level``
+    says, then silence to the output's end (the card's length, or the few samples a
+    resampler's flush can leave out)."""
+    end, fade = audio_shape(out, cut_end, audio_rate)
+    stream = _shaped(stream, end, fade)
+    if level is not None:
+        stream = _levelled(stream, level, audio_rate)
+    elif out.end_card is None:
+        return stream
     # atrim counts the samples it is given, which start AAC_PRIMING into the cut
-    return stream.filter("apad").filter("atrim", end_sample=end - AAC_PRIMING)
+    return stream.filter("apad").filter(
+        "atrim", end_sample=round(out.duration * audio_rate) - AAC_PRIMING
+    )
 
 
 def _split(stream: Any, n: int) -> list[Any]:
@@ -261,43 +333,34 @@ def _split(stream: Any, n: int) -> list[Any]:
     return [node[i] for i in range(n)]
 
 
-def _normalised(stream: Any, options: dict[str, Any], cut_end: int, audio_rate: int) -> Any:
-    """Pass 2 of ``pipeline.loudness`` on the cut's audio, before any output trims or fades
-    it, so every output of the cut gets the same gain and the end card's fade stays a fade."""
-    return (
-        stream.filter("loudnorm", **options)
-        # loudnorm works at 192 kHz and outputs at that rate; back to the cut's rate here,
-        # not left to the encoder, so the sample counts below are the cut's
-        .filter("aresample", audio_rate)
-        # pts as sample numbers again: _audio_for's afade finds its start by timestamp
-        .filter("asetpts", f"round(N/{audio_rate}/TB)")
-        # the resampler's flush can end a few samples early or late: restore the exact length
-        .filter("apad")
-        .filter("atrim", end_sample=cut_end)
-    )
-
-
-def _audio_split(
-    audio: Any, loudness: Sequence[dict[str, Any] | None], cut_end: int, audio_rate: int
+def _output_audio(
+    audio: Any,
+    outputs: Sequence[OutputJob],
+    levels: Sequence[dict[str, Any] | None],
+    cut_end: int,
+    audio_rate: int,
 ) -> list[Any]:
-    """Per output, the cut's audio: normalised once per distinct target, then split."""
-    if len(loudness) == 1:
-        opts = loudness[0]
-        return [audio if opts is None else _normalised(audio, opts, cut_end, audio_rate)]
-    groups = list(dict.fromkeys(_options_key(o) for o in loudness))
-    per_group = _split(audio, len(groups))
-    streams: list[Any] = [None] * len(loudness)
+    """Per output, its sound; outputs whose sound is the same (same shape, same level) share
+    one chain: ffmpeg-python merges identical chains into one node, which cannot feed two
+    encoders."""
+    keys = [
+        (audio_shape(o, cut_end, audio_rate), round(o.duration * audio_rate), _options_key(lv))
+        for o, lv in zip(outputs, levels, strict=True)
+    ]
+    groups = list(dict.fromkeys(keys))
+    sources = _split(audio, len(groups))
+    streams: list[Any] = [None] * len(outputs)
     for g, key in enumerate(groups):
-        users = [i for i, o in enumerate(loudness) if _options_key(o) == key]
-        opts = loudness[users[0]]
-        src = per_group[g] if opts is None else _normalised(per_group[g], opts, cut_end, audio_rate)
-        for i, stream in zip(users, _split(src, len(users)), strict=True):
+        users = [i for i, k in enumerate(keys) if k == key]
+        first = users[0]
+        chain = _audio_for(sources[g], outputs[first], cut_end, audio_rate, levels[first])
+        for i, stream in zip(users, _split(chain, len(users)), strict=True):
             streams[i] = stream
     return streams
 
 
-def _options_key(options: dict[str, Any] | None) -> tuple[tuple[str, str], ...] | None:
-    return None if options is None else tuple(sorted((k, str(v)) for k, v in options.items()))
+def _options_key(options: dict[str, Any] | None) -> str | None:
+    return None if options is None else repr(sorted(options.items()))
 
 
 def _audio_only(audio: Any) -> Any:
@@ -316,18 +379,28 @@ def _audio_only(audio: Any) -> Any:
     return ffmpeg.concat(*parts[1::per_segment], v=0, a=1)
 
 
-def build_measure_argv(job: CutJob, audio_rate: int, target: Any, ffmpeg_exe: str) -> list[str]:
-    """Pass 1 of ``pipeline.loudness``: the cut's joined audio, built exactly as the render
-    builds it (same inputs, seeks and sample-exact trims), into ``loudnorm``'s analysis only.
-    ``target`` is a ``pipeline.loudness.Target``: loudnorm's suggested offset depends on it."""
+def build_measure_argv(
+    job: CutJob,
+    audio_rate: int,
+    shape: Any,
+    target: Any,
+    ffmpeg_exe: str,
+    level: dict[str, Any] | None = None,
+) -> list[str]:
+    """A measuring pass of ``pipeline.loudness``: the cut's joined audio built exactly as the
+    render builds it (same inputs, seeks and sample-exact trims), shaped as one output
+    carries it (``shape``: a ``pipeline.loudness.Shape``), optionally levelled as pass 2
+    would (``level``), into ``loudnorm``'s analysis only. ``target`` is a
+    ``pipeline.loudness.Target``: loudnorm's suggested offset depends on it."""
     _, audio = _joined(job, audio_rate)
-    stream = (
-        _audio_only(audio)
-        .filter("loudnorm", I=target.i, TP=target.aim_tp, LRA=target.lra, print_format="json")
-        .output("-", f="null")
-    )
+    stream = _shaped(_audio_only(audio), shape.end, shape.fade)
+    if level is not None:
+        stream = _levelled(stream, level, audio_rate)
+    out = stream.filter(
+        "loudnorm", I=target.i, TP=target.aim_tp, LRA=target.lra, print_format="json"
+    ).output("-", f="null")
     # info, not warning: loudnorm prints its statistics at info level
-    cmd = stream.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info")
+    cmd = out.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info")
     return [ffmpeg_exe, *cmd.get_args()]
 
 
@@ -376,6 +449,14 @@ def _encode_args(job: CutJob, out: OutputJob) -> dict[str, Any]:
         "flags": "+cgop",
         "fps_mode": "cfr",
         "r": rate(out.fps),
+        # BT.709, limited range: what ``_joined`` makes and tags (concat converts the end
+        # card, untagged BT.601 from RGB, to its first input's matrix). FFmpeg's CLI would
+        # convert frames of another matrix or range to these two, but writes the frames'
+        # primaries and transfer whatever these two say.
+        "colorspace": "bt709",
+        "color_range": "tv",
+        "color_primaries": "bt709",
+        "color_trc": "bt709",
         "c:a": "aac",
         "b:a": f"{e.audio_kbps}k",
         "ar": e.audio_rate,
@@ -407,8 +488,8 @@ def build_argv(
     gives, per output, the ASS file to burn in (or None); ``fonts_dir`` is where libass finds
     the caption font, so no system font is ever used. ``cards`` gives, per output, the end
     card file from ``pipeline.endcard.ensure_card``: required for each output with an
-    ``end_card``, None for the others. ``loudness`` gives, per output, pass 2's ``loudnorm``
-    options (``pipeline.loudness.pass2_options``), or None to leave its sound as it is.
+    ``end_card``, None for the others. ``loudness`` gives, per output, pass 2's levelling
+    (``pipeline.loudness.Level.graph_options``), or None to leave its sound as it is.
 
     x264 keeps its own thread count (1.5 per core) for every encoder: `make bench` tried one
     and two threads per encoder for four encoders on 2 cores. One thread saved 20% of FFmpeg's
@@ -434,13 +515,16 @@ def build_argv(
     else:
         vnode = video.split()
         vsplit = [vnode[i] for i in range(n)]
-    asplit = _audio_split(audio, list(loudness) if loudness else [None] * n, bounds[-1], audio_rate)
+    levels = list(loudness) if loudness else [None] * n
+    if len(levels) != n:
+        raise ValueError("one loudness entry per output")
+    asplit = _output_audio(audio, outputs, levels, bounds[-1], audio_rate)
     card_streams = _card_streams(outputs, card_files)
     streams = []
     for i, (out, target) in enumerate(zip(outputs, targets, strict=True)):
         subs = subtitles[i] if subtitles else None
         v = _video_for(vsplit[i], job, out, subs, fonts_dir, card_streams[i])
-        a = _audio_for(asplit[i], out, bounds[-1], audio_rate)
+        a = asplit[i]
         streams.append(ffmpeg.output(v, a, f"file:{target}", **_encode_args(job, out)))
     cmd = ffmpeg.merge_outputs(*streams).global_args(
         "-y",

@@ -38,6 +38,10 @@ class Encode:
     audio_kbps: int
     audio_rate: int
     audio_channels: int
+    # pass 2's target (pipeline.loudness): the profile's, fixed here so it is in the key
+    loudness_lufs: float
+    true_peak_dbtp: float
+    loudness_lra: float
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,10 @@ class CutJob:
     key: str = ""
     deinterlace: bool = False  # the source's frames are woven fields
     tone_map: str = ""  # the source's HDR transfer ("pq", "hlg"), mapped to SDR BT.709
+    # the source's YCbCr matrix where it is not BT.709 (FFmpeg's name: "bt601" for SD), and
+    # whether it is full range: converted, as every output is BT.709 limited range
+    colour_matrix: str = ""
+    full_range: bool = False
 
     @property
     def duration(self) -> Fraction:

@@ -284,6 +284,9 @@ def _plan_case(
                     audio_kbps=settings.audio_kbps,
                     audio_rate=settings.audio_rate,
                     audio_channels=settings.audio_channels,
+                    loudness_lufs=profile.loudness_lufs,
+                    true_peak_dbtp=profile.true_peak_dbtp,
+                    loudness_lra=profile.loudness_lra,
                 )
                 planned = OutputJob(
                     case_id=study.id,
@@ -311,6 +314,7 @@ def _plan_case(
                     line = loaded.line("outputs", index) if index is not None else None
                     problems.append(Problem(str(loaded.file), line, field, problem))
                 outputs.append(replace(planned, captions=captions, burn=burn))
+        sdr = info.dynamic_range == "sdr"
         job = CutJob(
             case_id=study.id,
             cut=cut,
@@ -323,6 +327,9 @@ def _plan_case(
             has_audio=info.has_audio,
             deinterlace=info.interlaced,
             tone_map=info.dynamic_range if info.dynamic_range != "sdr" else "",
+            # the tone map converts HDR's matrix and range itself
+            colour_matrix=info.matrix if info.matrix != "bt709" and sdr else "",
+            full_range=info.full_range and sdr,
             segments=segments,
             fps=cut_fps,
             outputs=tuple(outputs),

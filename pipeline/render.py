@@ -29,8 +29,7 @@ from pipeline.errors import PipelineError
 from pipeline.ffmpeg_run import Progress, ffmpeg_exe, run
 from pipeline.graph import build_argv, graph_to_file
 from pipeline.jobs import CutJob, OutputJob
-from pipeline.loudness import SILENT, mode, pass2_options, target_for
-from pipeline.loudness import measure_cut as measure_loudness
+from pipeline.loudness import levels_for
 from pipeline.probe import inspect_output
 
 log = logging.getLogger(__name__)
@@ -49,8 +48,9 @@ class OutputResult:
     bytes: int = 0
     sha256: str = ""
     duration: Fraction = Fraction(0)
-    # what loudnorm's pass 2 did to the sound (pipeline.loudness): linear, dynamic or silent
+    # what pass 2 did to the sound (pipeline.loudness): linear, limited or silent, and why
     normalization: str = ""
+    loudness_note: str = ""
 
 
 def temp_name(final: Path) -> Path:
@@ -89,10 +89,6 @@ class Lock:
             return "no record of how the existing file was made"
         if entry.get("key") != out.key:
             return "inputs or settings changed"
-        # The target is the profile's, not in the plan's key: a new target must re-render
-        # (and a file from before loudness normalisation has no record of one).
-        if entry.get("loudness") != target_for(out.platform).label:
-            return "loudness target changed"
         st = target.stat()
         if st.st_size != entry.get("bytes") or st.st_mtime_ns != entry.get("mtime_ns"):
             return "output file changed on disk"
@@ -106,8 +102,8 @@ class Lock:
             "mtime_ns": st.st_mtime_ns,
             "sha256": result.sha256,
             "duration": f"{result.duration.numerator}/{result.duration.denominator}",
-            "loudness": target_for(result.job.platform).label,
             "normalization": result.normalization,
+            "loudness_note": result.loudness_note,
         }
 
     def result_for(self, out: OutputJob) -> OutputResult:
@@ -120,6 +116,7 @@ class Lock:
             str(e["sha256"]),
             Fraction(e["duration"]),
             str(e.get("normalization", "")),
+            str(e.get("loudness_note", "")),
         )
 
     def save(self) -> None:
@@ -217,7 +214,7 @@ def render_cut(
     except PipelineError as exc:
         return [OutputResult(o, FAILED, f"end card: {exc}") for o in outputs]
     try:
-        loudness, modes = loudness_for(job, outputs, root / STATE_DIR, log_path)
+        levels = levels_for(job, outputs, root / STATE_DIR, ffmpeg_exe(), log_path)
     except (PipelineError, OSError, ValueError) as exc:
         return [OutputResult(o, FAILED, f"loudness measurement: {exc}") for o in outputs]
     argv = build_argv(
@@ -228,7 +225,7 @@ def render_cut(
         subtitles,
         fonts,
         cards=cards,
-        loudness=loudness,
+        loudness=[lv.graph_options() for lv in levels],
     )
     graph_file = root / STATE_DIR / "graphs" / f"{job.key[:24]}.txt"
     argv, graph = graph_to_file(argv, str(graph_file))
@@ -245,7 +242,7 @@ def render_cut(
         if stop():
             raise KeyboardInterrupt
         run(argv, f"{job.name} from {job.source_label}", log_path, report, stop)
-        for out, tmp, final in zip(outputs, temps, finals, strict=True):
+        for out, level, tmp, final in zip(outputs, levels, temps, finals, strict=True):
             if stop():
                 raise KeyboardInterrupt
             duration, problem = _check(out, tmp)
@@ -257,7 +254,14 @@ def render_cut(
             os.replace(tmp, final)
             results.append(
                 OutputResult(
-                    out, RENDERED, "", final.stat().st_size, digest, duration, modes[out.path]
+                    out,
+                    RENDERED,
+                    "",
+                    final.stat().st_size,
+                    digest,
+                    duration,
+                    level.mode,
+                    level.note,
                 )
             )
     except PipelineError as exc:
@@ -267,28 +271,6 @@ def render_cut(
             with contextlib.suppress(FileNotFoundError):
                 t.unlink()
     return results
-
-
-def loudness_for(
-    job: CutJob, outputs: tuple[OutputJob, ...], state_dir: Path, log_path: Path
-) -> tuple[list[dict[str, Any] | None], dict[str, str]]:
-    """Pass 2's loudnorm options per output (None: leave the sound alone) and what pass 2
-    will do for each, measuring the cut once per distinct target (pass 1, cached)."""
-    audio_rate = outputs[0].encode.audio_rate
-    options: list[dict[str, Any] | None] = []
-    modes: dict[str, str] = {}
-    measured: dict[str, Any] = {}
-    for out in outputs:
-        target = target_for(out.platform)
-        if target.label not in measured:
-            measured[target.label] = measure_loudness(
-                job, target, audio_rate, state_dir, ffmpeg_exe(), log_path
-            )
-        m = measured[target.label]
-        modes[out.path] = mode(m, target)
-        # silence has no loudness to bring to a target: loudnorm would only add noise gain
-        options.append(None if modes[out.path] == SILENT else pass2_options(m, target))
-    return options, modes
 
 
 def _never() -> bool:

@@ -31,10 +31,12 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import Colorspace
 from PIL import Image, ImageCms, ImageColor, ImageDraw, ImageFilter, ImageFont
 
 from pipeline.analyze import _geometry
 from pipeline.captions.fonts import font_file
+from pipeline.colour import HDR_TRANSFERS, UNSPECIFIED, hdr_to_sdr, source_matrix
 from pipeline.errors import PipelineError, SourceError
 from pipeline.probe import _fraction, _reason
 
@@ -241,19 +243,42 @@ def _nearest_frame(
     return best if best_gap <= 2 / fps else None
 
 
+# pipeline.colour's matrix names as swscale's (PyAV's) colourspaces.
+_SWS_MATRIX = {
+    "bt709": Colorspace.ITU709,
+    "bt601": Colorspace.ITU601,
+    "fcc": Colorspace.FCC,
+    "smpte240m": Colorspace.SMPTE240M,
+    "bt2020": Colorspace.BT2020,
+}
+
+
 def _display_picture(frame: av.VideoFrame, stream: Any) -> Image.Image:
+    """The frame as the video shows it (``pipeline.graph``): BT.709 RGB, HDR tone-mapped."""
     sar = _fraction(stream.sample_aspect_ratio, Fraction(1))
     # analyze's geometry, so that stills and crop windows agree on the display size.
     g = _geometry(frame, stream, sar, 64)
     coded_w, coded_h = g.coded(g.display)
-    rgb = frame.reformat(
+    cc = stream.codec_context
+    trc = frame.color_trc if frame.color_trc in HDR_TRANSFERS else cc.color_trc
+    hdr = HDR_TRANSFERS.get(int(trc or 0), "")
+    tag = frame.colorspace if frame.colorspace != UNSPECIFIED else cc.colorspace
+    matrix = source_matrix(int(tag or UNSPECIFIED), frame.width, frame.height, bool(hdr))
+    converted = frame.reformat(
         width=coded_w,
         height=coded_h,
-        format="rgb24",
+        # 16 bits into the tone map: PQ and HLG code shadows in a few 8-bit steps
+        format="rgb48le" if hdr else "rgb24",
         interpolation="LANCZOS",
+        # The matrix the render converts from (pipeline.colour.source_matrix): PyAV would
+        # read every untagged frame as BT.601, HD ones too.
+        src_colorspace=_SWS_MATRIX[matrix],
         # Full-range phone footage tagged as such would otherwise be read as limited range.
-        src_color_range=frame.color_range or None,
+        src_color_range=frame.color_range or cc.color_range or None,
     ).to_ndarray()
+    rgb: np.ndarray = converted
+    if hdr:
+        rgb = np.round(hdr_to_sdr(converted, hdr) * 255).astype(np.uint8)
     if g.quarter:
         rgb = np.rot90(rgb, g.quarter)
     return Image.fromarray(np.ascontiguousarray(rgb))

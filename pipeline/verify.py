@@ -16,17 +16,18 @@ import av
 
 from pipeline.captions.fonts import glyph_warnings
 from pipeline.captions.lint import lint
+from pipeline.colour import OUTPUT_COLOUR, describe
 from pipeline.errors import PipelineError
 from pipeline.ffmpeg_run import ffmpeg_exe
 from pipeline.jobs import CutJob, OutputJob
 from pipeline.loudness import (
-    DYNAMIC,
+    LIMITED,
     LOUDNESS_TOLERANCE_LU,
     SILENT,
     TRUE_PEAK_TOLERANCE_DB,
     FileLoudness,
     measure_file,
-    target_for,
+    target_of,
 )
 from pipeline.probe import OutputFacts, inspect_output
 from pipeline.profiles import PROFILES
@@ -49,7 +50,7 @@ class CheckResult:
     failures: tuple[str, ...]
     caption_warnings: tuple[str, ...] = ()
     loudness: FileLoudness | None = None
-    normalization: str = ""  # linear, dynamic or silent (pipeline.loudness), "" if unknown
+    normalization: str = ""  # linear, limited or silent (pipeline.loudness), "" if unknown
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -220,6 +221,14 @@ def _rules(out: OutputJob, f: OutputFacts, mp4: _Mp4Facts) -> list[str]:
         profile.h264_profile,
     )
     rule(f.pix_fmt == "yuv420p", "pixel format", f.pix_fmt, "yuv420p")
+    # Players take untagged HD as BT.709 but some take it as BT.601, and full range as
+    # limited: only tags that say what the pixels are show the same colours everywhere.
+    rule(
+        f.colour == OUTPUT_COLOUR,
+        "colour",
+        f"{describe(f.colour)} (primaries/transfer/matrix/range)",
+        describe(OUTPUT_COLOUR),
+    )
     rule(
         profile.min_fps <= f.fps <= profile.max_fps,
         "frame rate",
@@ -284,7 +293,7 @@ def _rules(out: OutputJob, f: OutputFacts, mp4: _Mp4Facts) -> list[str]:
 def _loudness_rules(out: OutputJob, measured: FileLoudness, normalization: str) -> list[str]:
     """Integrated loudness within the EBU tolerance of the profile's target, true peak at
     or under its ceiling; silence only where the cut has no sound to normalise."""
-    t = target_for(out.platform)
+    t = target_of(out)
     label = PROFILES[out.platform].label
     if measured.silent:
         if normalization in ("", SILENT):
@@ -325,19 +334,13 @@ def verify_output(
     out_dir: Path,
     strict_captions: bool = False,
     normalization: str = "",
-    dynamic_note: str = "",
-    strict_loudness: bool = False,
+    loudness_note: str = "",
 ) -> CheckResult:
-    """Check one rendered output; caption lint findings fail it only with ``strict_captions``,
-    loudness off target only with ``strict_loudness``.
-
-    Loudness is reported, not enforced, by default for now: pass 1 measures the cut before
-    an end card's fade-out, which takes a short cut up to 1.5 LU under target, and loudnorm's
-    dynamic fallback undershoots on clips shorter than its 3 s window. Both are open work.
+    """Check one rendered output; caption lint findings fail it only with ``strict_captions``.
 
     ``normalization`` is what the render's loudness pass did (``OutputResult``): a silent
     output passes only when it was rendered from silence (or that is unknown).
-    ``dynamic_note`` says why loudnorm fell back to dynamic mode, when it did.
+    ``loudness_note`` says how, when it was not one plain gain (``Level.note``).
     """
     path = out_dir / out.path
     try:
@@ -352,19 +355,12 @@ def verify_output(
         failures.append(f"loudness: cannot measure ({exc})")
     loud_notes: list[str] = []
     if measured is not None:
-        off_target = _loudness_rules(out, measured, normalization)
-        if strict_loudness:
-            failures += off_target
-        else:
-            loud_notes += [f"{w} (reported; --strict-loudness fails it)" for w in off_target]
+        failures += _loudness_rules(out, measured, normalization)
         if measured.silent:
             normalization = SILENT
             loud_notes.append("loudness: silent (no sound to normalise)")
-    if normalization == DYNAMIC:
-        loud_notes.append(
-            "loudness: loudnorm fell back to dynamic mode (compressed, not one linear gain)"
-            + (f": {dynamic_note}" if dynamic_note else "")
-        )
+    if normalization == LIMITED and loudness_note:
+        loud_notes.append(loudness_note)
     notes = tuple(caption_warnings(out, out_dir))
     missing_sidecar = [n for n in notes if n.endswith("is missing")]
     failures += missing_sidecar

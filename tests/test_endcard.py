@@ -28,8 +28,9 @@ from pipeline.endcard import (
 from pipeline.ffmpeg_run import ffmpeg_exe, run
 from pipeline.graph import build_argv
 from pipeline.jobs import EndCard
+from pipeline.loudness import levels_for
 from pipeline.probe import inspect_output
-from pipeline.render import STATE_DIR, loudness_for
+from pipeline.render import STATE_DIR
 from pipeline.verify import verify_output
 from tests.clips import make_clip
 from tests.render_checks import audio_samples, frames, plan_cut
@@ -234,7 +235,8 @@ def test_output_with_card_joins_it_with_the_sound_faded_out(
     cards = [str(rendered[o.aspect]) for o in outs]
     # loudness normalised as render_cut does it, so the fade and the card's silence are
     # checked after loudnorm's resampling too
-    loudness, _ = loudness_for(job, tuple(outs), out_dir / STATE_DIR, tmp_path / "pass1.log")
+    levels = levels_for(job, tuple(outs), out_dir / STATE_DIR, ffmpeg_exe(), tmp_path / "p1.log")
+    loudness = [lv.graph_options() for lv in levels]
     argv = build_argv(
         job, outs, [str(t) for t in targets], ffmpeg_exe(), cards=cards, loudness=loudness
     )

@@ -25,14 +25,18 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from pipeline.cli import main
+from pipeline.colour import OUTPUT_COLOUR, describe
 from pipeline.probe import OutputFacts, inspect_output, probe
+from pipeline.stills import grab_frame
 from tests.clips import SHARED_MEDIA, make_clip, run_ffmpeg
 from tests.render_checks import (
     STRIPES,
     audio_samples,
     beep_onsets,
+    frame_at,
     frames,
     luma_onsets,
     read_number,
@@ -225,6 +229,65 @@ def make_hlg(folder: Path) -> Path:
     return _make_hdr(folder / "hdr-hlg.mp4", "hlg")
 
 
+# Colour bars for the matrix and range cases: eight RGB patches, left to right, as the camera
+# saw them: a skin tone, red, green, blue, grey, yellow, cyan, magenta.
+BARS = (
+    (224, 172, 105),
+    (200, 30, 30),
+    (30, 180, 40),
+    (30, 40, 200),
+    (118, 118, 118),
+    (230, 220, 40),
+    (40, 200, 210),
+    (190, 50, 180),
+)
+
+
+def _bars(path: Path, size: tuple[int, int], matrix: str, full: bool, tags: str) -> Path:
+    """``BARS`` coded with ``matrix`` (and full range if ``full``), tagged as ``tags`` says
+    (setparams' options; "colorspace=unknown" leaves the matrix untagged), losslessly."""
+    w, h = size
+    rgb = []
+    for c in range(3):
+        expr = str(BARS[-1][c])
+        for i in range(len(BARS) - 2, -1, -1):
+            expr = f"if(lt(X\\,{(i + 1) * w // len(BARS)})\\,{BARS[i][c]}\\,{expr})"
+        rgb.append(expr)
+    r, g, b = rgb
+    rng = "pc" if full else "tv"
+    # geq draws one frame (it is slow at HD), loop repeats it for 2 s
+    vf = (
+        f"format=gbrp,geq=r='{r}':g='{g}':b='{b}',loop=loop=49:size=1,setpts=N/25/TB,"
+        f"scale=out_color_matrix={matrix}:out_range={rng},format=yuv420p,setparams={tags}"
+    )
+    # fmt: off
+    run_ffmpeg(
+        "-f", "lavfi", "-i", f"color=c=black:s={w}x{h}:r=25:d=0.04", *_tone(2),
+        "-vf", vf, *X264, "-qp", "0", *AAC, "-shortest", str(path),
+    )
+    # fmt: on
+    return path
+
+
+def make_sd_bars(folder: Path) -> Path:
+    """SD (640x480) colour bars, BT.601 matrix, limited range, tagged smpte170m as NTSC DV
+    and DVD video are: ``BARS`` read back with BT.601."""
+    tags = "color_primaries=smpte170m:color_trc=smpte170m:colorspace=smpte170m"
+    return _bars(folder / "sd-bars.mp4", (640, 480), "bt601", False, tags)
+
+
+def make_full_range(folder: Path) -> Path:
+    """SD colour bars, BT.601 matrix left untagged, full range tagged as such (a webcam's or
+    an MJPEG camera's): ``BARS`` read back as SD video is, with BT.601, at full range."""
+    return _bars(folder / "full-range.mp4", (640, 480), "bt601", True, "colorspace=unknown")
+
+
+def make_hd_bars(folder: Path) -> Path:
+    """HD (1280x720) colour bars, BT.709 matrix, untagged: ``BARS`` read back as HD is, with
+    BT.709. Must not be taken for BT.601, as FFmpeg's scaler takes untagged video."""
+    return _bars(folder / "hd-bars.mp4", (1280, 720), "bt709", False, "colorspace=unknown")
+
+
 def make_4k60(folder: Path) -> Path:
     """3840x2160 at 60 fps, 1.5 s, testsrc2 and a tone."""
     return make_clip(
@@ -406,17 +469,6 @@ def _colour_tags(path: Path) -> tuple[int, int, int]:
         return int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace)
 
 
-def _mean_rgb(path: Path, box: tuple[float, float, float, float], index: int = 5) -> np.ndarray:
-    """Mean RGB of frame ``index`` inside ``box``, given as fractions (x, y, w, h) of the frame."""
-    for i, rgb in enumerate(frames(path, "rgb24")):
-        if i == index:
-            h, w = rgb.shape[:2]
-            x0, y0 = int(box[0] * w), int(box[1] * h)
-            x1, y1 = int((box[0] + box[2]) * w), int((box[1] + box[3]) * h)
-            return rgb[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0)
-    raise AssertionError(f"{path.name} has no frame {index}")
-
-
 def _comb(gray: np.ndarray) -> float:
     """Combing on vertically uniform content: mean difference between neighbouring rows.
     Zero for a progressive picture of a vertical bar; large where two fields disagree."""
@@ -446,23 +498,31 @@ def check_vfr(run: Run) -> str:
     path = run.out("x", "16:9")
     facts = inspect_output(path)
     src = probe(run.source)
-    # The probe keeps a varying stream's average rate (its nominal rate is not trusted:
-    # MPEG streams report their field rate there); the plan conforms it to a whole rate.
-    assert facts.fps == round(src.fps) == 20, (facts.fps, src.fps)
-    assert facts.frames == round(Fraction(29, 10) * facts.fps), facts.frames
+    # Conformed to the camera's rate, from its typical frame interval: not the average (20
+    # fps, which drops a third of the frames captured at 30) nor the nominal rate.
+    assert facts.fps == src.fps == 30, (facts.fps, src.fps)
+    assert facts.frames == round(Fraction(29, 10) * facts.fps) == 87, facts.frames
     # Source frame n was taken at n/30 s: all of them in the first second, even n after.
     taken = [n for n in range(90) if n < 30 or n % 2 == 0]
-    wrong = []
+    wrong, shown_all = [], []
     for k, gray in enumerate(frames(path)):
         t = Fraction(k) / facts.fps
-        nearest = min(taken, key=lambda n: abs(Fraction(n, 30) - t))
+        on_screen = max(n for n in taken if Fraction(n, 30) <= t)
         shown = read_number(gray)
-        if abs(shown - nearest) > 1:
-            wrong.append((k, shown, nearest))
-    assert not wrong, f"(output frame, source frame shown, nearest in time): {wrong[:8]}"
+        shown_all.append(shown)
+        if shown != on_screen:
+            wrong.append((k, shown, on_screen))
+    assert not wrong, f"(output frame, source frame shown, source frame on screen): {wrong[:8]}"
+    kept = len(set(shown_all) & set(taken))
+    assert kept == len([n for n in taken if n < 87]), f"{kept} source frames kept"
+    held = len(shown_all) - len(set(shown_all))
+    with av.open(str(run.source)) as c:
+        average = float(c.streams.video[0].average_rate or 0)
     return (
-        f"conformed to {float(facts.fps):g} fps CFR (the average rate), {facts.frames} frames, "
-        f"{float(facts.duration):.3f} s; each frame the source frame nearest its time"
+        f"conformed to {float(facts.fps):g} fps CFR (the camera's rate; average "
+        f"{average:.1f}), {facts.frames} frames, "
+        f"{float(facts.duration):.3f} s: all {kept} source frames kept, {held} held frames "
+        "repeated, each frame the source frame on screen at its time"
     )
 
 
@@ -504,41 +564,116 @@ def check_geometry(
     return check
 
 
-def _levels(run: Run) -> tuple[float, float, float, tuple[int, int, int]]:
-    """(grey, white, highlight) mean luma-ish levels (RGB mean, 0-255) of the 16:9 output."""
-    path = run.out("x", "16:9")
+def _card_levels(rgb: np.ndarray) -> tuple[float, float, float]:
+    """(grey, white, highlight) mean levels (RGB mean, 0-255) of the colour card in a 16:9
+    picture of it (the 16:9 output, or its poster)."""
+
+    def mean(box: tuple[float, float, float, float]) -> float:
+        h, w = rgb.shape[:2]
+        x0, y0 = int(box[0] * w), int(box[1] * h)
+        x1, y1 = int((box[0] + box[2]) * w), int((box[1] + box[3]) * h)
+        return float(rgb[y0:y1, x0:x1].mean())
 
     def frac(box: tuple[int, int, int, int]) -> tuple[float, float, float, float]:
         x, y, w, h = box
         return ((x + 10) / 320, (y + 10) / 180, (w - 20) / 320, (h - 20) / 180)
 
-    grey = float(_mean_rgb(path, (0.1, 0.75, 0.8, 0.15)).mean())
-    white = float(_mean_rgb(path, frac(WHITE_BOX)).mean())
-    high = float(_mean_rgb(path, frac(HIGHLIGHT_BOX)).mean())
-    return grey, white, high, _colour_tags(path)
+    return mean((0.1, 0.75, 0.8, 0.15)), mean(frac(WHITE_BOX)), mean(frac(HIGHLIGHT_BOX))
+
+
+def _poster_and_frame(run: Run, platform: str, aspect: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the output's poster, the output's own frame at the poster's time), RGB arrays: what
+    the render's stills made from the source, and what its video shows then."""
+    out_dir = run.root / "out"
+    path = run.out(platform, aspect)
+    index = json.loads((out_dir / "index.json").read_text())
+    (entry,) = (
+        o
+        for cs in index["case_studies"]
+        for o in cs["outputs"]
+        if o["url"] == path.relative_to(out_dir).as_posix()
+    )
+    with Image.open(out_dir / entry["poster"]["url"]) as im:
+        poster = np.asarray(im.convert("RGB"))
+    frame = np.asarray(grab_frame(path, float(entry["poster"]["time_s"])))
+    return poster, frame
 
 
 # SDR 18% grey on a BT.709 display is about 105-125 of 255 (BT.709 OETF / BT.1886): a
 # washed-out or crushed tone map misses this band.
 GREY_BAND = (85.0, 145.0)
+# How far a poster's flat patches may be from the video's: JPEG's and x264's rounding.
+POSTER_TOLERANCE = 4.0
 
 
 def check_colour(run: Run) -> str:
-    grey, white, high, tags = _levels(run)
-    facts = inspect_output(run.out("x", "16:9"))
+    path = run.out("x", "16:9")
+    grey, white, high = _card_levels(frame_at(path, 5))
+    tags = _colour_tags(path)
+    facts = inspect_output(path)
     assert facts.pix_fmt == "yuv420p"
-    if probe(run.source).dynamic_range == "sdr":
-        # SDR keeps its own colours, so its tags: what players would assume of the source
-        want = _colour_tags(run.source)
-    else:
-        want = (BT709, BT709, BT709)
+    # every output is BT.709, SDR sources too: what players assume of HD, said outright
+    want = (BT709, BT709, BT709)
     assert tags == want, f"colour tags (primaries, transfer, matrix): {tags}, want {want}"
     assert GREY_BAND[0] <= grey <= GREY_BAND[1], f"18% grey came out at {grey:.0f}"
     assert white >= 215, f"reference white came out at {white:.0f}: dim or washed out"
     assert high >= white - 2, f"highlight {high:.0f} darker than white {white:.0f}"
+    poster, frame = _poster_and_frame(run, "x", "16:9")
+    p_levels, v_levels = _card_levels(poster), _card_levels(frame)
+    off = max(abs(p - v) for p, v in zip(p_levels, v_levels, strict=True))
+    assert off <= POSTER_TOLERANCE, f"poster (grey, white, highlight) {p_levels}, video {v_levels}"
+    poster_says, video_says = ("/".join(f"{v:.0f}" for v in lv) for lv in (p_levels, v_levels))
     return (
         f"8-bit yuv420p, tags (primaries, trc, matrix) {tags}; 18% grey -> {grey:.0f}, "
-        f"white -> {white:.0f}, highlight -> {high:.0f} (of 255)"
+        f"white -> {white:.0f}, highlight -> {high:.0f} (of 255); poster grey/white/highlight "
+        f"{poster_says} vs video {video_says}"
+    )
+
+
+def _bar_colours(rgb: np.ndarray, source: tuple[int, int]) -> np.ndarray:
+    """Mean RGB of each of the ``BARS`` in a 16:9 picture that fits the source inside it."""
+    h, w = rgb.shape[:2]
+    fit = min(w / source[0], h / source[1])
+    fw, fh = source[0] * fit, source[1] * fit
+    ox, oy = (w - fw) / 2, (h - fh) / 2
+    bar = fw / len(BARS)
+    return np.array(
+        [
+            rgb[
+                int(oy + fh / 4) : int(oy + 3 * fh / 4),
+                int(ox + (i + 0.3) * bar) : int(ox + (i + 0.7) * bar),
+            ]
+            .reshape(-1, 3)
+            .mean(axis=0)
+            for i in range(len(BARS))
+        ]
+    )
+
+
+# How far a bar may come out from its RGB: x264 at CRF 30 and two scalings (measured: 3-5);
+# BT.601 read as BT.709, or full range as limited, is 20-25 off.
+BAR_TOLERANCE = 8
+
+
+def check_bars(run: Run) -> str:
+    path = run.out("x", "16:9")
+    src = probe(run.source)
+    assert _colour_tags(path) == (BT709, BT709, BT709)
+    # read back as BT.709, which the tags say and players assume of HD
+    got = _bar_colours(frame_at(path, 5), src.display_size)
+    off = np.abs(got - np.array(BARS)).max(axis=1)
+    assert off.max() <= BAR_TOLERANCE, (
+        f"bars off by {off.round(1).tolist()}: (got, want) "
+        f"{[(g.round().tolist(), w) for g, w in zip(got, BARS, strict=True)]}"
+    )
+    poster, frame = _poster_and_frame(run, "x", "16:9")
+    p_off = np.abs(_bar_colours(poster, src.display_size) - _bar_colours(frame, src.display_size))
+    assert p_off.max() <= POSTER_TOLERANCE, f"poster bars off the video's by {p_off.max(axis=1)}"
+    skin = got[0].round().astype(int).tolist()
+    return (
+        f"{src.matrix} {'full' if src.full_range else 'limited'} range -> BT.709 limited: every "
+        f"bar within {off.max():.1f} of its RGB (skin {skin}, want {list(BARS[0])}); poster "
+        f"within {p_off.max():.1f} of the video"
     )
 
 
@@ -633,6 +768,8 @@ TWO = (
     {"platform": "x", "cut": "main", "aspects": ["16:9"], "strategy": "pad"},
     {"platform": "x", "cut": "main", "aspects": ["1:1"]},
 )
+# Colour cases read the whole picture: the crop adds nothing but analysis time.
+PAD_ONLY = TWO[:1]
 
 
 @dataclass(frozen=True)
@@ -662,6 +799,9 @@ CASES = [
     Case("10-bit SDR (H.264 High 10)", make_10bit, check_colour),
     Case("HDR10 PQ (HEVC Main 10)", make_pq, check_colour),
     Case("HDR HLG (HEVC Main 10)", make_hlg, check_colour),
+    Case("SD BT.601 colour bars (smpte170m)", make_sd_bars, check_bars, outputs=PAD_ONLY),
+    Case("full range, matrix untagged (webcam)", make_full_range, check_bars, outputs=PAD_ONLY),
+    Case("HD colour bars, untagged (BT.709)", make_hd_bars, check_bars, outputs=PAD_ONLY),
     Case("4K 60 fps", make_4k60, check_4k60, cut=(0, 1.5)),
     Case(
         "50 fps into a 30 fps target",
@@ -833,8 +973,9 @@ def _failures(text: str) -> str:
 
 def _facts_ok(f: OutputFacts) -> None:
     """What every output promises: whole frames at a constant rate, H.264 High 8-bit 4:2:0,
-    AAC stereo 48 kHz, index first."""
+    AAC stereo 48 kHz, index first, BT.709 limited range."""
     assert (f.video_codec, f.video_profile, f.pix_fmt) == ("h264", "High", "yuv420p"), f
     assert abs(f.duration * f.fps - f.frames) < 1, f
     assert (f.audio_codec, f.audio_rate, f.audio_channels) == ("aac", 48000, 2), f
     assert f.moov_before_mdat, f
+    assert f.colour == OUTPUT_COLOUR, f"colour {describe(f.colour)}, want {describe(OUTPUT_COLOUR)}"

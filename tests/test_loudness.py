@@ -110,9 +110,13 @@ def test_measurement_is_cached(project, sources, monkeypatch):
     assert len(runs) == 1, runs
     # another cut of the same source is another measurement
     shorter = replace(job, segments=(replace(job.segments[0], end=job.segments[0].end / 2),))
-    target = loudness.target_for("web")
-    loudness.measure_cut(shorter, target, 48000, out_dir / STATE_DIR, FFMPEG)
+    target = loudness.target_of(job.outputs[0])
+    shape = loudness.shape_of(shorter, job.outputs[0])
+    loudness.measure(shorter, shape, target, 48000, out_dir / STATE_DIR, FFMPEG)
     assert len(runs) == 2, runs
+    # and so is another shape of the same cut (a shorter output, or one with a fade)
+    loudness.measure(job, replace(shape, fade=4800), target, 48000, out_dir / STATE_DIR, FFMPEG)
+    assert len(runs) == 3, runs
 
 
 def test_broadcast_output_lands_at_minus_23(project, sources):
@@ -135,6 +139,7 @@ def test_mode_matches_loudnorms_own_decision(tmp_path):
     # quiet tone with one near-full-scale click: a +20 dB gain would push it over the ceiling
     wave = "0.02*sin(2*PI*440*t)*(1-0.5*mod(floor(t)\\,2))+0.9*between(t\\,1.5\\,1.5002)"
     run_ffmpeg("-f", "lavfi", "-i", f"aevalsrc='{wave}':s=48000:d=4", str(src))
+    modes: list[str] = []
     for wav, target in ((src, loudness.Target(-16, -1.5, 11)), (src, loudness.Target(-40, -1, 11))):
         analyse = f"loudnorm=I={target.i}:TP={target.aim_tp}:LRA={target.lra}:print_format=json"
         err = subprocess.run(
@@ -169,9 +174,11 @@ def test_mode_matches_loudnorms_own_decision(tmp_path):
             check=True,
         ).stderr
         actual = loudness.parse_loudnorm(err)["normalization_type"]
-        assert loudness.mode(m, target) == actual, (target, m)
-    # and both cases were exercised
-    assert loudness.mode(m, target) == "linear"
+        assert loudness.loudnorm_mode(m, target) == actual, (target, m)
+        # where loudnorm would compress, pass 2 takes the limiter path instead
+        assert loudness.mode(m, target) == ("linear" if actual == "linear" else "limited")
+        modes.append(actual)
+    assert modes == ["dynamic", "linear"], modes
 
 
 def _campaign(project: Callable[..., Path], source: Path, outputs: list[dict[str, object]]) -> Path:
@@ -257,3 +264,119 @@ def test_index_has_checks_and_a_nonconforming_output_is_failed(project, sources,
     assert re.search(r"peak video bitrate: \d+ kb/s .*\(rule: <= 3 kb/s", error), error
     assert study["status"] == "partial"
     assert report.checks["study/main/x-1280x720.mp4"]["passed"] is False
+
+
+def make_peaky(path: Path, seconds: float = 3.0) -> Path:
+    """Speech-like bursts around -20 LUFS with a full-scale click in every burst: a gain to
+    -16 LUFS would push true peaks far over the ceiling, so loudnorm would go dynamic."""
+    body = "0.08*sin(2*PI*300*t)*lt(mod(t\\,0.5)\\,0.35)"
+    click = "0.99*lt(mod(t\\,0.5)\\,0.0004)"
+    wave = f"{body}+{click}"
+    # fmt: off
+    run_ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=s=160x90:r=25:d={seconds}",
+        "-f", "lavfi", "-i", f"aevalsrc='{wave}|{wave}':s=48000:d={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
+        "-c:a", "pcm_s16le", "-shortest", str(path),
+    )
+    # fmt: on
+    return path
+
+
+def test_peaky_short_clip_is_limited_onto_target_not_compressed(project, tmp_path):
+    """loudnorm's dynamic mode undershoots on clips shorter than its 3 s window; pass 2 uses
+    one gain and a true-peak limiter instead, and lands on target."""
+    src = make_peaky(tmp_path / "peaky.mov")
+    job, out_dir = plan_cut(
+        project, src, [[0.0, 2.8]], [{"platform": "web", "cut": "main", "aspects": ["16:9"]}]
+    )
+    out = job.outputs[0]
+    shape, target = loudness.shape_of(job, out), loudness.target_of(out)
+    m = loudness.measure(job, shape, target, 48000, out_dir / STATE_DIR, FFMPEG)
+    assert m is not None and loudness.loudnorm_mode(m, target) == "dynamic", m
+    (path,) = render_ok(job, out_dir)
+    level = loudness.level_for(job, shape, target, 48000, out_dir / STATE_DIR, FFMPEG)
+    assert level.mode == "limited" and "dynamic mode" in level.note, level
+    lufs, peak = ebur128(path)
+    print(f"peaky: {m.input_i:.1f} LUFS, {m.input_tp:.1f} dBTP -> {lufs:.1f} LUFS, {peak:.1f} dBTP")
+    assert abs(lufs - target.i) <= 0.5, lufs
+    assert peak <= target.tp, peak
+
+
+def test_a_faded_end_card_output_is_measured_as_delivered(project, sources):
+    """The end card's fade and silence are part of what pass 1 measures, so the output as
+    delivered (not the cut before its fade) is on target."""
+    job, out_dir = plan_cut(
+        project,
+        sources["loud"],
+        [[0.0, 3.0]],
+        [{"platform": "reels", "cut": "main", "aspects": ["9:16"], "end_card": True}],
+    )
+    out = job.outputs[0]
+    assert out.end_card is not None and out.end_card.audio_fade > 0, out
+    (path,) = render_ok(job, out_dir)
+    lufs, peak = ebur128(path)
+    print(f"reels with end card: {lufs:.2f} LUFS, {peak:.1f} dBTP")
+    assert abs(lufs - -16) <= 0.5 and peak <= -1.5, (lufs, peak)
+
+
+def test_loudness_target_is_part_of_the_output_key(project, sources, monkeypatch):
+    job, _ = plan_cut(
+        project,
+        sources["loud"],
+        [[0.0, 2.0]],
+        [{"platform": "web", "cut": "main", "aspects": ["16:9"]}],
+        sizes=None,
+    )
+    monkeypatch.setitem(PROFILES, "web", replace(PROFILES["web"], loudness_lufs=-20.0))
+    again, _ = plan_cut(
+        project,
+        sources["loud"],
+        [[0.0, 2.0]],
+        [{"platform": "web", "cut": "main", "aspects": ["16:9"]}],
+        sizes=None,
+    )
+    (a,), (b,) = job.outputs, again.outputs
+    assert b.encode.loudness_lufs == -20.0 and a.encode.loudness_lufs == -16.0
+    assert a.key != b.key
+
+
+def test_dry_run_prints_the_loudness_passes(project, sources, capsys):
+    from pipeline.cli import main
+
+    root = _campaign(
+        project, sources["quiet"], [{"platform": "web", "cut": "main", "aspects": ["16:9"]}]
+    )
+    args = ["-m", str(root / "manifests"), "plan", "--dry-run"]
+    assert main(args) == 0
+    before = capsys.readouterr().out
+    assert "loudness pass 1" in before and "loudnorm=" in before, before
+    assert "measured_I=<pass 1>" in before or "measured_I='<pass 1>'" in before, before
+    manifests, plan = plan_campaign(root / "manifests", analyse=False)
+    assert not render_campaign(manifests, _small(plan)).failed
+    assert main(args) == 0
+    after = capsys.readouterr().out
+    assert "loudness pass 1" not in after and "<pass 1>" not in after, after
+    assert re.search(r"loudnorm=.*measured_I=-\d", after), after
+
+
+def test_off_target_loudness_fails_verify(project, sources):
+    from pipeline.verify import verify_output
+
+    job, out_dir = plan_cut(
+        project,
+        sources["loud"],
+        [[0.0, 2.0]],
+        [{"platform": "web", "cut": "main", "aspects": ["16:9"]}],
+    )
+    render_ok(job, out_dir)
+    out = job.outputs[0]
+    assert verify_output(out, out_dir).passed
+    # the same file judged against a -23 LUFS target: 7 LU too loud
+    quieter = replace(out, encode=replace(out.encode, loudness_lufs=-23.0))
+    check = verify_output(quieter, out_dir)
+    assert not check.passed
+    assert any(
+        re.fullmatch(r"integrated loudness: -1[56]\.\d LUFS \(rule: -23 \+-1 LUFS for .*\)", f)
+        for f in check.failures
+    ), check.failures

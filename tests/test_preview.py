@@ -134,7 +134,7 @@ def test_pad_reasons_come_from_the_plan_notes() -> None:
             ShotFraming(F(5), F(7), "pad", "manifest: strategy pad"),
         ),
     )
-    encode = Encode("fast", 23, "high", "4.0", 5000, 10000, 50, 128, 48000, 2)
+    encode = Encode("fast", 23, "high", "4.0", 5000, 10000, 50, 128, 48000, 2, -16, -1.5, 11)
     out = OutputJob(
         "c", "main", "x", "9:16", 1080, 1920, F(25), F(7), "auto", framing.windows, encode,
         "c/main/x.mp4", notes=_framing_notes(framing, "9:16"), pad_ranges=((F(2), F(7)),),
@@ -158,7 +158,7 @@ def test_reasons_are_shown_only_where_the_rebuilt_path_is_the_planned_one() -> N
     assert [w.start for w in framing.windows] == [0, 5]
     first, second = framing.windows
     moved = (first, replace(second, x=second.x - 200))  # as a manifest focus would
-    encode = Encode("fast", 23, "high", "4.0", 5000, 10000, 50, 128, 48000, 2)
+    encode = Encode("fast", 23, "high", "4.0", 5000, 10000, 50, 128, 48000, 2, -16, -1.5, 11)
     out = OutputJob(
         "c", "main", "x", "9:16", 1080, 1920, F(25), F(10), "auto", framing.windows, encode,
         "c/main/x.mp4", shots=framing.shots,

@@ -333,7 +333,8 @@ def test_outputs_have_the_promised_streams_gop_and_timing(project, clip):
 
 
 def test_verify_rejects_what_platforms_reject(project, clip):
-    """A plain FFmpeg MP4 (edit list, 4:4:4, 44.1 kHz mono, moov at the end) at an output path."""
+    """A plain FFmpeg MP4 (edit list, 4:4:4, 44.1 kHz mono, moov at the end, no colour tags)
+    at an output path."""
     m = marker_clip(clip)
     job, out_dir = plan_cut(
         project,
@@ -351,6 +352,10 @@ def test_verify_rejects_what_platforms_reject(project, clip):
     assert {"edit lists", "faststart", "pixel format", "audio channels", "dimensions"} <= rules, (
         check.failures
     )
+    assert (
+        "colour: unspecified/unspecified/unspecified/unspecified (primaries/transfer/matrix/"
+        "range) (rule: bt709/bt709/bt709/tv)"
+    ) in check.failures, check.failures
 
 
 # ---------------------------------------------------------------------------------------
