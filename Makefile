@@ -6,10 +6,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: help render validate plan dry-run preview thumbnails schema samples test lint typecheck bench clean
+.PHONY: help render publish validate plan dry-run preview thumbnails schema samples test lint typecheck bench clean
 
 help:
-	@echo "make render    generate sample footage if missing, render every stale output, write out/index.json"
+	@echo "make render    generate sample footage if missing, render every stale output, write out/index.json,"
+	@echo "               and publish to the configured storage (S3: see the README; default: out/ only)"
+	@echo "make publish   publish what is already rendered (ARGS=--dry-run, --history, --rollback)"
 	@echo "make validate  check every manifest and source; report all problems at once"
 	@echo "make plan      print the jobs a render would run (make dry-run: with FFmpeg commands)"
 	@echo "make preview CASE=id  contact sheets of the framing decisions (faces, crops, shots)"
@@ -30,7 +32,10 @@ samples: $(STAMP)
 	$(PY) -m pipeline samples
 
 render: samples
-	$(PY) -m pipeline render $(ARGS)
+	$(PY) -m pipeline render --publish $(ARGS)
+
+publish: $(STAMP)
+	$(PY) -m pipeline publish $(ARGS)
 
 validate: samples
 	$(PY) -m pipeline validate

@@ -17,16 +17,14 @@ from pipeline.ffmpeg_run import ffmpeg_version
 from pipeline.index import IndexedOutput, build_index, write_index
 from pipeline.jobs import CutJob, OutputJob, Plan
 from pipeline.manifest_load import Manifests, load_manifests
+from pipeline.objects import content_type
 from pipeline.plan import make_plan, needs_analysis
 from pipeline.posters import Image, StillsResult, render_stills
 from pipeline.probe import SourceInfo, probe
-from pipeline.publish import get_backend
 from pipeline.render import FAILED, OutputResult, render_plan
 from pipeline.scene import SourceAnalysis
+from pipeline.storage import LocalFolder
 from pipeline.verify import verify_output
-
-CONTENT_TYPES = {"vtt": "text/vtt", "srt": "application/x-subrip"}
-IMAGE_TYPES = {".jpg": "image/jpeg", ".webp": "image/webp"}
 
 # Caches that are not outputs live beside the project, not in the output folder, so a run
 # that stops at planning leaves the output folder untouched.
@@ -211,8 +209,8 @@ def render_campaign(
                 r = replace(r, status=FAILED, reason="verify: " + "; ".join(check.failures))
         verified.append(r)
 
-    # publish
-    storage = get_backend("local", out_dir)
+    # the local index: URLs relative to the output folder (``publish`` sends them elsewhere)
+    storage = LocalFolder(out_dir)
     indexed: list[IndexedOutput] = []
     errors: dict[str, list[str]] = {f.case_id: [f.reason] for f in plan.failed}
     for s in stills:
@@ -249,7 +247,7 @@ def render_campaign(
         url = storage.put(out_dir / r.job.path, r.job.path, "video/mp4")
         o = r.job
         sidecars = [
-            (track.lang, fmt, storage.put(out_dir / path, path, CONTENT_TYPES[fmt]))
+            (track.lang, fmt, storage.put(out_dir / path, path, content_type(path)))
             for track in o.captions
             for fmt, path in track.files
         ]

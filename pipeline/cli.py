@@ -1,5 +1,5 @@
 """Command line: ``python -m pipeline
-{validate,plan,render,verify,reframe-preview,thumbnails,schema,samples}``.
+{validate,plan,render,verify,publish,reframe-preview,thumbnails,schema,samples}``.
 
 The only place that prints, configures logging, and turns errors into exit codes:
 0 success, 1 some job failed, 2 invalid manifests or usage, 130 interrupted.
@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from pipeline import __version__, logs
@@ -29,6 +38,8 @@ from pipeline.errors import ManifestError, PipelineError, PlanError
 if TYPE_CHECKING:
     from pipeline.jobs import OutputJob, Plan
     from pipeline.manifest_load import Manifests
+    from pipeline.publish import PublishReport
+    from pipeline.storage import StorageConfig
 
 log = logging.getLogger("pipeline")
 
@@ -56,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     pl.add_argument("--json", action="store_true", help="print the plan as JSON")
     r = sub.add_parser(
-        "render", help="render every stale output, verify, publish locally, write index.json"
+        "render", help="render every stale output, verify, write index.json (and --publish)"
     )
     r.add_argument(
         "-j",
@@ -71,6 +82,38 @@ def _parser() -> argparse.ArgumentParser:
         "--strict-captions",
         action="store_true",
         help="fail outputs whose captions break a lint rule (reading speed, durations, gaps)",
+    )
+    r.add_argument(
+        "--publish",
+        action="store_true",
+        help="after a render with no failures, publish to the configured storage (nothing "
+        "more with the default local storage)",
+    )
+    r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --publish: list what would be uploaded and why; upload nothing",
+    )
+    pb = sub.add_parser(
+        "publish",
+        help="publish what is already rendered (out/index.json) to the configured storage",
+    )
+    how = pb.add_mutually_exclusive_group()
+    how.add_argument(
+        "--dry-run", action="store_true", help="list what would be uploaded and why; change nothing"
+    )
+    how.add_argument(
+        "--history", action="store_true", help="list the kept copies of earlier indexes"
+    )
+    how.add_argument(
+        "--rollback",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="WHEN",
+        help="make an earlier index live again: the one before the live one, or the kept copy "
+        "named WHEN (or starting with it, e.g. 20261126T12); every object it lists is checked "
+        "first",
     )
     ve = sub.add_parser(
         "verify",
@@ -167,15 +210,20 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _progress(
-    args: argparse.Namespace, console: Console, *, eta: bool = False, transient: bool = False
+    args: argparse.Namespace,
+    console: Console,
+    *,
+    eta: bool = False,
+    transient: bool = False,
+    transfer: bool = False,
 ) -> Progress:
-    """The one look of progress bars: what, bar, percent (and time left for long work);
-    none with -q."""
-    columns = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-    ]
+    """The one look of progress bars: what, bar, percent (and time left for long work), or
+    for transfers bytes and rate; none with -q."""
+    columns: list[ProgressColumn] = [TextColumn("{task.description}"), BarColumn()]
+    if transfer:
+        columns += [DownloadColumn(), TransferSpeedColumn()]
+    else:
+        columns.append(TextColumn("{task.percentage:>3.0f}%"))
     if eta:
         columns.append(TimeRemainingColumn())
     return Progress(*columns, console=console, disable=args.quiet, transient=transient)
@@ -291,8 +339,20 @@ def _render(args: argparse.Namespace, console: Console) -> int:
     from pipeline.build import render_campaign
     from pipeline.jobs import CutJob
     from pipeline.render import FAILED, RENDERED, UP_TO_DATE, OutputResult
+    from pipeline.storage import open_storage
 
+    if args.dry_run and not args.publish:
+        console.print("--dry-run goes with --publish (for the render's own plan: plan --dry-run)")
+        return 2
     manifests, plan = _planned(args, console)
+    publish_to = _storage_config(manifests) if args.publish else None
+    if publish_to is not None and publish_to.backend == "local":
+        publish_to = None  # out/ is what is published: exactly a plain render
+        if args.dry_run:
+            console.print("nothing would be uploaded: storage is the local output folder")
+    if publish_to is not None:
+        # credentials, endpoint and bucket checked now, not after a long render
+        open_storage(publish_to).check()
     workers = args.jobs or max(1, (os.cpu_count() or 1) // 4)
     tasks: dict[str, TaskID] = {}
     with _progress(args, console, eta=True) as progress:
@@ -366,7 +426,111 @@ def _render(args: argparse.Namespace, console: Console) -> int:
         f"{counts[RENDERED]} rendered, {counts[UP_TO_DATE]} up to date, {counts[FAILED]} failed; "
         f"index: {os.path.relpath(report.index_path or '')}"
     )
+    if publish_to is not None and report.failed:
+        console.print(
+            f"not published to {publish_to.where}: {counts[FAILED]} output(s) failed, and a "
+            "partial index would drop them from the live one; fix them and render again, or "
+            "`publish` what did render",
+            style="yellow",
+        )
+    elif publish_to is not None:
+        _run_publish(args, console, manifests.output_dir, publish_to)
     return 1 if report.failed else 0
+
+
+def _storage_config(manifests: Manifests) -> StorageConfig:
+    from pipeline.storage import storage_config
+
+    return storage_config(manifests.campaign.campaign.storage, os.environ)
+
+
+def _publish(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.manifest_load import load_manifests
+    from pipeline.publish import history, rollback
+
+    manifests = load_manifests(args.manifests)
+    config = _storage_config(manifests)
+    if args.history:
+        entries = history(config)
+        if not entries:
+            console.print("no earlier index kept yet: one is kept each time index.json changes")
+            return 0
+        table = Table(title=f"Kept indexes in {config.where}/index-history/ (oldest first)")
+        for col in ("name (published, UTC)", "bytes", ""):
+            table.add_column(col)
+        for e in entries:
+            table.add_row(e.name, str(e.bytes), "live" if e.live else "")
+        Console().print(table)
+        return 0
+    if args.rollback is not None:
+        done = rollback(config, args.rollback or None)
+        console.print(
+            f"rolled back: index.json is now the one published {done.restored} "
+            f"({done.checked} objects checked); "
+            + (f"the index it replaced is kept as {done.history_key}" if done.history_key else "")
+        )
+        console.print(f"index: {_shown_url(done.index_url)}", markup=False, soft_wrap=True)
+        return 0
+    _run_publish(args, console, manifests.output_dir, config)
+    return 0
+
+
+def _run_publish(
+    args: argparse.Namespace, console: Console, out_dir: Path, config: StorageConfig
+) -> PublishReport:
+    from pipeline.publish import publish
+
+    with _progress(args, console, transfer=True) as progress:
+        task: TaskID | None = None
+
+        def on_progress(done: int, total: int) -> None:
+            nonlocal task
+            if task is None and total:
+                task = progress.add_task(f"uploading to {config.where}", total=total)
+            if task is not None:
+                progress.update(task, completed=done)
+
+        report = publish(out_dir, config, dry_run=args.dry_run, progress=on_progress)
+    if args.dry_run:
+        _print_dry_run(report)
+        return report
+    if config.backend == "local":
+        log.debug("storage is the local output folder: nothing to send")
+        return report
+    mb = report.uploaded_bytes / 1e6
+    console.print(
+        f"published {len(report.uploaded)} objects ({mb:.1f} MB), skipped "
+        f"{len(report.skipped)} already present; index ({report.index_action}): "
+        f"{_shown_url(report.index_url)}",
+        markup=False,
+        soft_wrap=True,
+    )
+    if report.history_key:
+        console.print(f"previous index kept as {report.history_key}", markup=False)
+    return report
+
+
+def _print_dry_run(report: PublishReport) -> None:
+    table = Table(title=f"Dry run: publish to {report.where} (nothing is sent)")
+    for col in ("key", "bytes", "why"):
+        table.add_column(col, overflow="fold")
+    for p in report.planned:
+        table.add_row(p.key, f"{p.bytes:,}", p.reason if p.upload else f"[dim]{p.reason}[/]")
+    out = Console(width=max(120, Console().width))
+    out.print(table)
+    sending = [p for p in report.planned if p.upload]
+    out.print(
+        f"would upload {len(sending)} objects ({sum(p.bytes for p in sending) / 1e6:.1f} MB), "
+        f"skip {len(report.planned) - len(sending)}; {report.index_key}: {report.index_action}",
+        markup=False,
+    )
+
+
+def _shown_url(url: str) -> str:
+    """A URL fit to print: a presigned one without its signature (it names the access key)."""
+    if "X-Amz-" in url or "Signature=" in url:
+        return url.split("?", 1)[0] + " (presigned; the signature is not shown)"
+    return url
 
 
 def _loudness_cell(checks: dict[str, object] | None) -> str:
@@ -562,6 +726,7 @@ COMMANDS = {
     "plan": _plan,
     "render": _render,
     "verify": _verify,
+    "publish": _publish,
     "schema": _schema,
     "samples": _samples,
     "reframe-preview": _reframe_preview,

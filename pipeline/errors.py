@@ -109,6 +109,19 @@ class StorageError(PipelineError):
     """Publishing to a storage backend failed."""
 
 
+class StorageConfigError(StorageError):
+    """The storage settings (campaign file or environment) are incomplete or invalid;
+    nothing was sent anywhere."""
+
+    exit_code = 2
+
+
+class PublishError(StorageError):
+    """A publish, rollback or history request failed. Raised before ``index.json`` is
+    replaced, so the live index and every URL in it still stand; the message names the bucket,
+    key and S3 error code, never credentials."""
+
+
 class CaptionError(PipelineError):
     """A caption file cannot be read: names the file, the line (when known) and what is wrong."""
 

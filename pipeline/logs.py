@@ -7,8 +7,15 @@ import logging
 from rich.console import Console
 from rich.logging import RichHandler
 
+from pipeline import redact
+
 
 def setup(console: Console, verbosity: int) -> None:
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     handler = RichHandler(console=console, show_time=False, show_path=verbosity > 0, markup=False)
+    # Whatever reaches the console is scrubbed of credentials and request signatures.
+    handler.addFilter(redact.FILTER)
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    # The AWS libraries narrate every request at DEBUG; only -vvv wants that.
+    for name in redact.LIBRARIES:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 3 else logging.WARNING)

@@ -15,6 +15,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -31,8 +32,16 @@ SLUG_RULE = "use lower-case letters, digits and '-', starting and ending with a 
 HASHTAG = r"^#\w+$"
 LANGUAGE = r"[a-z]{2,3}(-([A-Z]{2}|[0-9]{3}))?"  # language, optional region (en, cy, en-GB)
 # What each pattern means, in words, for error messages (the regex stays in the JSON Schema).
+# S3's own rules for bucket names (AWS, MinIO and R2 share them).
+BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+HTTP_URL = r"^https?://[^\s/?#]+[^\s?#]*$"
+REGION = r"^[a-z0-9-]+$"
 PATTERN_RULES = {
     SLUG: SLUG_RULE,
+    BUCKET: "a bucket name is 3-63 lower-case letters, digits, '.' and '-', starting and "
+    "ending with a letter or digit",
+    HTTP_URL: "use an http:// or https:// URL without a query",
+    REGION: "use a region name such as eu-west-2 (or auto for Cloudflare R2)",
     HASHTAG: "use '#' followed by letters, digits or '_' (e.g. #PCCsPreventingCrime)",
 }
 # No "ultrafast": it turns off CABAC and 8x8 transforms, so x264 can only signal Main
@@ -214,6 +223,130 @@ class StillsOptions(Strict):
     )
 
 
+MiB = 1024 * 1024
+# SigV4 presigned URLs live at most 7 days.
+MAX_PRESIGN_S = 7 * 24 * 3600
+
+
+def _prefix(v: str) -> str:
+    """Keys are ``<prefix>/<path>``: the prefix is written with or without slashes around it,
+    and must not climb out of itself or hold empty segments."""
+    v = v.strip("/")
+    parts = v.split("/") if v else []
+    if any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{v!r} is not a key prefix: no empty, '.' or '..' segments")
+    return v
+
+
+# A size in bytes, or with a unit: 8MiB, 64 MB, 1.5GiB (pydantic's ByteSize reads it).
+Size = Annotated[
+    ByteSize,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[A-Za-z]*\s*$"},
+            ]
+        }
+    ),
+]
+
+
+class UploadSettings(Strict):
+    """How files are sent to S3: boto3's transfer manager and botocore's own retries."""
+
+    multipart_threshold: Size = Field(
+        ByteSize(8 * MiB),
+        description="Files this size or larger go up in parts, several at once, each part "
+        "checksummed (e.g. 8MiB, 64MB, or bytes)",
+    )
+    multipart_chunksize: Size = Field(
+        ByteSize(8 * MiB),
+        description="Size of each part (S3 allows 5 MiB to 5 GiB; raised automatically for "
+        "files that would need more than 10,000 parts)",
+    )
+    max_concurrency: int = Field(
+        8, ge=1, le=64, description="Requests at once, across files and parts"
+    )
+    retry_mode: Literal["standard", "adaptive"] = Field(
+        "standard",
+        description="botocore's retry mode: standard retries throttling, 5xx and dropped "
+        "connections with jittered exponential backoff; adaptive also slows the client down "
+        "while the service throttles",
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=20, description="Attempts per request, the first included"
+    )
+    connect_timeout_s: float = Field(10.0, gt=0, le=300, description="Seconds to connect")
+    read_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="Seconds to wait for each response"
+    )
+
+    @field_validator("multipart_chunksize")
+    @classmethod
+    def _part_limits(cls, v: ByteSize) -> ByteSize:
+        if not 5 * MiB <= v <= 5 * 1024 * MiB:
+            raise ValueError(f"{v.human_readable()} is not a part size S3 takes (5MiB to 5GiB)")
+        return v
+
+
+class StorageSettings(Strict):
+    """Where publish puts the rendered files and the index. Every field can be overridden
+    by an environment variable (see the README); credentials never go here."""
+
+    backend: Literal["local", "s3"] = Field(
+        "local",
+        description="local (default): the output folder is what is published, with relative "
+        "URLs; s3: any S3-compatible store (AWS S3, MinIO, Cloudflare R2, ...)",
+    )
+    bucket: str | None = Field(None, pattern=BUCKET, description="Bucket name (s3)")
+    prefix: Annotated[str, AfterValidator(_prefix)] = Field(
+        "", description="Folder inside the bucket for this campaign's keys, e.g. campaign"
+    )
+    region: str | None = Field(
+        None,
+        pattern=REGION,
+        description="Region (default: boto3's, from AWS_REGION / AWS_DEFAULT_REGION or the "
+        "profile); R2 takes 'auto'",
+    )
+    endpoint_url: str | None = Field(
+        None,
+        pattern=HTTP_URL,
+        description="S3 endpoint for anything but AWS, e.g. http://minio.local:9000 or "
+        "https://<account>.r2.cloudflarestorage.com (default: boto3's, which also reads "
+        "AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL)",
+    )
+    addressing_style: Literal["auto", "path", "virtual"] = Field(
+        "auto",
+        description="path: endpoint/bucket/key (MinIO); virtual: bucket.endpoint/key; "
+        "auto: boto3 decides",
+    )
+    public_base_url: str | None = Field(
+        None,
+        pattern=HTTP_URL,
+        description="Public base URL (a CDN or the bucket's public domain) that the index's "
+        "URLs start with, followed by the object's key; default: the bucket's own URL",
+    )
+    urls: Literal["public", "presigned"] = Field(
+        "public",
+        description="public: plain URLs, for a bucket or CDN that anyone may read; "
+        "presigned: signed URLs to private objects that expire after presign_expires_s",
+    )
+    presign_expires_s: int = Field(
+        MAX_PRESIGN_S,
+        ge=60,
+        le=MAX_PRESIGN_S,
+        description="Lifetime of presigned URLs in seconds (at most 7 days); publish again "
+        "to renew them",
+    )
+    upload: UploadSettings = UploadSettings()
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, v: str | None) -> str | None:
+        return v.rstrip("/") if v else v
+
+
 class Campaign(Strict):
     name: str = Field(min_length=1)
     hashtag: str = Field(pattern=HASHTAG)
@@ -239,6 +372,11 @@ class Campaign(Strict):
     defaults: Settings = Settings()
     end_card: EndCardOptions = EndCardOptions()
     stills: StillsOptions = StillsOptions()
+    storage: StorageSettings = Field(
+        StorageSettings(),
+        description="Where `publish` (and `render --publish`) puts the files and index.json "
+        "(default: the local output folder)",
+    )
 
 
 class Segment(Strict):

@@ -71,7 +71,7 @@ def _unknown_key(model: type[BaseModel], loc: Loc) -> str:
     return msg + (f"; did you mean {hint!r}?" if hint else "")
 
 
-def _describe(err: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
+def describe_error(err: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
     kind = err["type"]
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
@@ -120,6 +120,8 @@ def validate_model(
                     )
                 continue
             problems.append(
-                Problem(str(path), line_of(lines, loc), field_path(loc), _describe(err, model, loc))
+                Problem(
+                    str(path), line_of(lines, loc), field_path(loc), describe_error(err, model, loc)
+                )
             )
         return None

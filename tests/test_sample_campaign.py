@@ -3,8 +3,10 @@ loads every file there, so the examples never rot."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import urllib.request
 from pathlib import Path
 
 import jsonschema
@@ -14,6 +16,7 @@ from pipeline.cli import main
 from pipeline.index import schema as index_schema
 from pipeline.manifest import json_schemas
 from pipeline.manifest_load import load_manifests
+from pipeline.objects import url_fields
 from pipeline.probe import inspect_output
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,6 +129,39 @@ def test_sample_campaign_renders(sample_project: Path) -> None:
     assert [cs["outputs"] for cs in again["case_studies"]] == [
         cs["outputs"] for cs in index["case_studies"]
     ]
+
+
+@pytest.mark.render
+def test_sample_campaign_publishes_to_s3(
+    sample_project: Path,
+    s3_endpoint: str,
+    s3_bucket: str,
+    fake_aws_credentials: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `make render` does with S3 configured (here by environment only, as CI would):
+    the sample campaign goes up, and every URL in the published index serves its bytes."""
+    settings = {
+        "PIPELINE_STORAGE": "s3",
+        "PIPELINE_S3_BUCKET": s3_bucket,
+        "PIPELINE_S3_PREFIX": "campaign",
+        "PIPELINE_S3_ENDPOINT_URL": s3_endpoint,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    assert main(["-q", "-m", str(sample_project / "manifests"), "render", "--publish"]) == 0
+    with urllib.request.urlopen(f"{s3_endpoint}/{s3_bucket}/campaign/index.json") as r:
+        published = json.load(r)
+    jsonschema.validate(published, index_schema(), format_checker=jsonschema.FormatChecker())
+    local = json.loads((sample_project / "out" / "index.json").read_text())
+    rels = [h[n] for h, n in url_fields(local)]
+    urls = [h[n] for h, n in url_fields(published)]
+    assert len(rels) == len(urls) > 50
+    for rel, url in zip(rels, urls, strict=True):
+        assert url.startswith(f"{s3_endpoint}/{s3_bucket}/campaign/")
+        with urllib.request.urlopen(url) as r:
+            served = hashlib.sha256(r.read()).hexdigest()
+        assert served == hashlib.sha256((sample_project / "out" / rel).read_bytes()).hexdigest()
 
 
 def test_plan_command_prints_jobs(sample_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
