@@ -34,7 +34,15 @@ import numpy.typing as npt
 
 from pipeline.errors import SourceError
 from pipeline.probe import _duration, _fraction, _frame_rotation, _reason, _rotation
-from pipeline.scene import ANALYSIS_VERSION, Box, Sample, SourceAnalysis
+from pipeline.scene import (
+    SAMPLE_FPS,
+    SAMPLE_WIDTH,
+    Box,
+    Sample,
+    SourceAnalysis,
+    cache_path,
+    read_cached,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,18 +124,13 @@ PROGRESS_INTERVAL = 0.1  # seconds of wall time between progress reports
 IN_FLIGHT = 4  # samples waiting for face detection; bounds memory when detection lags
 
 
-def cache_path(cache_dir: Path, sha256: str, width: int = 480) -> Path:
-    # the analysis width changes what is found, so it is part of the name
-    return cache_dir / f"analysis-{sha256[:20]}-w{width}-v{ANALYSIS_VERSION}.json"
-
-
 def analyze(
     path: Path,
     sha256: str,
     cache_dir: Path | None = None,
     *,
-    sample_fps: float = 5.0,
-    width: int = 480,
+    sample_fps: float = SAMPLE_FPS,
+    width: int = SAMPLE_WIDTH,
     progress: Callable[[float], None] | None = None,
 ) -> SourceAnalysis:
     """Find the shot changes of ``path``, and its faces and salient region ``sample_fps``
@@ -153,21 +156,7 @@ def analyze(
 
 
 def _read_cache(path: Path, sha256: str, sample_fps: float) -> SourceAnalysis | None:
-    try:
-        found = SourceAnalysis.from_json(json.loads(path.read_text()))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        log.warning("ignoring unreadable analysis cache %s: %s", path.name, exc)
-        return None
-    # The file name holds hash and version; the sample rate is a parameter it does not hold.
-    if (
-        found.sha256 != sha256
-        or found.version != ANALYSIS_VERSION
-        or not math.isclose(found.sample_fps, sample_fps)
-    ):
-        return None
-    return found
+    return read_cached(path, sha256, sample_fps)
 
 
 def _write_cache(path: Path, result: SourceAnalysis) -> None:

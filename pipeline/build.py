@@ -4,12 +4,13 @@ publish -> index. Each stage only reads what the previous one produced."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import __version__
+from pipeline.captions.lint import strict_failures
 from pipeline.captions.model import Track
 from pipeline.captions.read import read_track
 from pipeline.errors import CaptionError, SourceError
@@ -19,12 +20,18 @@ from pipeline.jobs import CutJob, OutputJob, Plan
 from pipeline.manifest_load import Manifests, load_manifests
 from pipeline.objects import content_type
 from pipeline.plan import make_plan, needs_analysis
-from pipeline.posters import Image, StillsResult, render_stills
+from pipeline.posters import Image, StillsResult, kept_stills, render_stills
 from pipeline.probe import SourceInfo, probe
-from pipeline.render import FAILED, OutputResult, render_plan
-from pipeline.scene import SourceAnalysis
+from pipeline.render import FAILED, KEPT, RENDERED, Lock, OutputResult, render_plan
+from pipeline.scene import SourceAnalysis, cached_analysis
 from pipeline.storage import LocalFolder
-from pipeline.verify import verify_output
+
+if TYPE_CHECKING:
+    from pipeline.executors import Executor
+
+    # verify (PyAV, FFmpeg's loudness meter) is imported when an output needs checking: a
+    # run with nothing new reads every output's findings from the lock instead
+    from pipeline.verify import CheckResult
 
 # Caches that are not outputs live beside the project, not in the output folder, so a run
 # that stops at planning leaves the output folder untouched.
@@ -76,14 +83,17 @@ def analyze_sources(
     A source that probes but cannot be analysed is rendered with a centred crop (and a
     warning), not failed: the analysis only improves framing.
     """
-    from pipeline.analyze import analyze  # OpenCV: only imported when needed
-
     cache = manifests.root / CACHE_DIR / "analysis"
     results: dict[str, SourceAnalysis] = {}
     wanted = needs_analysis(manifests)
     for case_id, info in sources.items():
         if isinstance(info, SourceError) or case_id not in wanted:
             continue
+        found = cached_analysis(cache, info.sha256)
+        if found is not None:  # without importing OpenCV and PyAV, or a progress bar
+            results[case_id] = found
+            continue
+        from pipeline.analyze import analyze  # OpenCV: only imported when needed
 
         def progress(done: float, case_id: str = case_id) -> None:
             if on_progress is not None:
@@ -161,27 +171,60 @@ def render_campaign(
     workers: int = 1,
     force: bool = False,
     strict_captions: bool = False,
-    on_start: Callable[[CutJob, tuple[OutputJob, ...], str], None] | None = None,
+    only: Collection[str] | None = None,
+    on_start: Callable[[CutJob, tuple[OutputJob, ...], tuple[str, ...]], None] | None = None,
     on_progress: Callable[[str, float], None] | None = None,
     on_done: Callable[[CutJob, list[OutputResult]], None] | None = None,
     on_stills: Callable[[str, float], None] | None = None,
+    on_running: Callable[[CutJob, str], None] | None = None,
+    executor: Executor | None = None,
 ) -> Report:
+    """Render, verify and index the plan. ``only``: the case studies to render (``render
+    --changed-since``); the others are left as they are, and their outputs that are on disk
+    stay in the index, stale or not (``KEPT``)."""
     out_dir = manifests.output_dir
+    why: dict[str, str] = {}
+
+    def started(job: CutJob, outs: tuple[OutputJob, ...], reasons: tuple[str, ...]) -> None:
+        why.update(zip((o.path for o in outs), reasons, strict=True))
+        if on_start is not None:
+            on_start(job, outs, reasons)
+
+    selected = [j for j in plan.jobs if only is None or j.case_id in only]
     results = render_plan(
-        plan.jobs,
+        selected,
         out_dir,
         workers=workers,
         force=force,
-        on_start=on_start,
+        on_start=started,
         on_progress=on_progress,
         on_done=on_done,
+        on_running=on_running,
+        executor=executor,  # where the jobs run (pipeline.executors); default a local pool
     )
+    # a rendered output says why it was rendered
+    results = [
+        replace(r, reason=why.get(r.job.path, "")) if r.status == RENDERED and not r.reason else r
+        for r in results
+    ]
+    lock = Lock(out_dir)  # as render_plan left it
+    left = [j for j in plan.jobs if only is not None and j.case_id not in only]
+    for cut_job in left:
+        for out in cut_job.outputs:
+            kept = lock.kept_result(out, out_dir)
+            if kept is not None:
+                results.append(kept)
 
     # stills: posters, covers, thumbnails, contact sheets, for case studies with any video
     rendered = {r.job.case_id for r in results if r.status != FAILED}
     stills: list[StillsResult] = []
     for job in plan.stills:
         if job.case_id not in rendered:
+            continue
+        if only is not None and job.case_id not in only:
+            kept_images = kept_stills(job, out_dir)
+            if kept_images is not None:
+                stills.append(kept_images)
             continue
 
         def progress(done: float, case_id: str = job.case_id) -> None:
@@ -196,18 +239,17 @@ def render_campaign(
     checks: dict[str, dict[str, Any]] = {}
     for r in results:
         if r.status != FAILED:
-            check = verify_output(
-                r.job,
-                out_dir,
-                strict_captions=strict_captions,
-                normalization=r.normalization,
-                loudness_note=r.loudness_note,
-            )
-            lint[r.job.path] = check.caption_warnings
-            checks[r.job.path] = check.checks
-            if not check.passed:
-                r = replace(r, status=FAILED, reason="verify: " + "; ".join(check.failures))
+            found = _verified(r, out_dir, lock)
+            failures = list(found["failures"])
+            if strict_captions:
+                failures += strict_failures(found["caption_warnings"])
+            lint[r.job.path] = tuple(found["caption_warnings"])
+            checks[r.job.path] = {**found["checks"], "passed": not failures, "failures": failures}
+            if failures:
+                r = replace(r, status=FAILED, reason="verify: " + "; ".join(failures))
         verified.append(r)
+    if lock.dirty:
+        lock.save()
 
     # the local index: URLs relative to the output folder (``publish`` sends them elsewhere)
     storage = LocalFolder(out_dir)
@@ -289,6 +331,34 @@ def render_campaign(
     )
     report = Report(plan, verified, write_index(index, out_dir), lint, stills, checks)
     return report
+
+
+def verify_output(out: OutputJob, out_dir: Path, **kwargs: Any) -> CheckResult:
+    """``pipeline.verify.verify_output``, imported on first use."""
+    from pipeline.verify import verify_output as verify
+
+    return verify(out, out_dir, **kwargs)
+
+
+def _verified(r: OutputResult, out_dir: Path, lock: Lock) -> dict[str, Any]:
+    """Verify's findings for a rendered or current output, without ``--strict-captions``
+    (the caller adds those): from the lock when its file was checked before and has not
+    changed since (a verify reads the whole file and runs FFmpeg's loudness meter on it);
+    else checked now, and kept in the lock for the next run."""
+    if r.status != RENDERED:
+        cached = lock.check_for(r.job, out_dir, any_key=r.status == KEPT)
+        if cached is not None:
+            return dict(cached)
+    check = verify_output(
+        r.job, out_dir, normalization=r.normalization, loudness_note=r.loudness_note
+    )
+    found = {
+        "failures": list(check.failures),
+        "caption_warnings": list(check.caption_warnings),
+        "checks": check.checks,
+    }
+    lock.record_check(r.job, out_dir, found)
+    return found
 
 
 def build_campaign(manifest_dir: Path, **kwargs: object) -> Report:

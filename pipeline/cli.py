@@ -36,6 +36,9 @@ from pipeline import __version__, logs
 from pipeline.errors import ManifestError, PipelineError, PlanError
 
 if TYPE_CHECKING:
+    from pipeline.build import Report
+    from pipeline.changes import Changed
+    from pipeline.executors import Executor
     from pipeline.jobs import OutputJob, Plan
     from pipeline.manifest_load import Manifests
     from pipeline.publish import PublishReport
@@ -74,10 +77,33 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs",
         type=int,
         default=None,
-        help="FFmpeg processes at once (default: 1 per 4 cores, at least 1; "
-        "x264 already uses every core)",
+        help="local executor: FFmpeg processes at once (default: one per core, no more than "
+        "there are jobs); the cores are shared out between them as FFmpeg threads",
+    )
+    r.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="where jobs run: local (a process pool on this machine, the default) or dask "
+        "(a Dask distributed cluster: --scheduler; workers need the sources and the output "
+        "folder at the same paths, e.g. an NFS mount)",
+    )
+    r.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="with --executor dask: the scheduler, e.g. tcp://HOST:8786 (default: "
+        "$PIPELINE_DASK_SCHEDULER)",
     )
     r.add_argument("--force", action="store_true", help="re-render outputs even when up to date")
+    r.add_argument(
+        "--changed-since",
+        metavar="REF",
+        default=None,
+        help="render only the case studies whose manifest, source or captions changed in git "
+        "since REF (all of them if the campaign file, the profiles or a brand file did); the "
+        "others are left as they are and stay in index.json",
+    )
     r.add_argument(
         "--strict-captions",
         action="store_true",
@@ -93,6 +119,14 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="with --publish: list what would be uploaded and why; upload nothing",
+    )
+    r.add_argument(
+        "--summary",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the render summary (per output: path, status, reason, loudness, "
+        "checks) to PATH: JSON if it ends in .json, else Markdown (e.g. for CI)",
     )
     pb = sub.add_parser(
         "publish",
@@ -338,13 +372,24 @@ def _framing(o: OutputJob) -> str:
 def _render(args: argparse.Namespace, console: Console) -> int:
     from pipeline.build import render_campaign
     from pipeline.jobs import CutJob
-    from pipeline.render import FAILED, RENDERED, UP_TO_DATE, OutputResult
+    from pipeline.render import FAILED, KEPT, RENDERED, UP_TO_DATE, OutputResult
     from pipeline.storage import open_storage
 
     if args.dry_run and not args.publish:
         console.print("--dry-run goes with --publish (for the render's own plan: plan --dry-run)")
         return 2
+    if args.scheduler and args.executor != "dask":
+        console.print("--scheduler goes with --executor dask")
+        return 2
+    # a Dask scheduler is checked now (reachable, workers, versions), before planning
+    executor = _executor(args)
+    changed = None
+    if args.changed_since is not None:
+        from pipeline.changes import changed_files
+
+        changed = changed_files(args.manifests, args.changed_since)  # a bad ref fails now
     manifests, plan = _planned(args, console)
+    only = _selected(console, manifests, changed) if changed is not None else None
     publish_to = _storage_config(manifests) if args.publish else None
     if publish_to is not None and publish_to.backend == "local":
         publish_to = None  # out/ is what is published: exactly a plain render
@@ -353,20 +398,37 @@ def _render(args: argparse.Namespace, console: Console) -> int:
     if publish_to is not None:
         # credentials, endpoint and bucket checked now, not after a long render
         open_storage(publish_to).check()
-    workers = args.jobs or max(1, (os.cpu_count() or 1) // 4)
     tasks: dict[str, TaskID] = {}
     with _progress(args, console, eta=True) as progress:
+        # one bar per running job (added when it starts, removed when it ends), under one
+        # counting the jobs done
+        jobs_bar: TaskID | None = None
+        queued = 0
 
-        def on_start(job: CutJob, outs: tuple[OutputJob, ...], why: str) -> None:
-            log.info("%s: rendering %d output(s) (%s)", job.name, len(outs), why)
-            tasks[job.name] = progress.add_task(job.name, total=float(job.duration))
+        def on_start(job: CutJob, outs: tuple[OutputJob, ...], why: tuple[str, ...]) -> None:
+            nonlocal jobs_bar, queued
+            log.info("%s: rendering %d output(s) (%s)", job.name, len(outs), _why(outs, why))
+            queued += 1
+            if jobs_bar is None:
+                jobs_bar = progress.add_task(f"jobs done ({executor.label})", total=queued)
+            progress.update(jobs_bar, total=queued)
+
+        def on_running(job: CutJob, where: str) -> None:
+            name = f"{job.name} on {where}" if executor.label != "local" else job.name
+            if job.name in tasks:  # Dask runs it again: its worker was lost
+                progress.update(tasks[job.name], description=name, completed=0)
+            else:
+                tasks[job.name] = progress.add_task(name, total=float(job.duration))
 
         def on_progress(name: str, secs: float) -> None:
             if name in tasks:
                 progress.update(tasks[name], completed=secs)
 
         def on_done(job: CutJob, results: list[OutputResult]) -> None:
-            progress.update(tasks[job.name], completed=float(job.duration))
+            if job.name in tasks:
+                progress.remove_task(tasks.pop(job.name))
+            if jobs_bar is not None:
+                progress.advance(jobs_bar)
 
         def on_stills(case_id: str, done: float) -> None:
             name = f"{case_id}: posters"
@@ -377,23 +439,40 @@ def _render(args: argparse.Namespace, console: Console) -> int:
         report = render_campaign(
             manifests,
             plan,
-            workers=workers,
+            executor=executor,
             force=args.force,
             strict_captions=args.strict_captions,
+            only=only,
             on_start=on_start,
+            on_running=on_running,
             on_progress=on_progress,
             on_done=on_done,
             on_stills=on_stills,
         )
 
+    counts = {s: sum(r.status == s for r in report.results) for s in (RENDERED, UP_TO_DATE, FAILED)}
+    counts[FAILED] += len(plan.failed)
+    if only is not None:
+        counts[KEPT] = sum(r.status == KEPT for r in report.results)
+    # nothing rendered, nothing failed: one line says so (-v still shows the table)
+    idle = (
+        counts[RENDERED] == counts[FAILED] == 0
+        and all(st.status == UP_TO_DATE for st in report.stills)
+        and not args.verbose
+    )
     table = Table(title="Render summary")
     for col in ("output", "status", "captions", "loudness", "detail"):
         table.add_column(col, overflow="fold")
-    styles = {RENDERED: "green", UP_TO_DATE: "cyan", FAILED: "red"}
+    styles = {RENDERED: "green", UP_TO_DATE: "cyan", FAILED: "red", KEPT: "yellow"}
     for f in plan.failed:
         table.add_row(f.case_id, f"[red]{FAILED}[/]", "", "", f.reason)
     for r in sorted(report.results, key=lambda r: r.job.path):
-        detail = r.reason or "; ".join(r.job.notes)
+        if r.status == KEPT:
+            detail = f"not selected by --changed-since; stale ({r.reason})"
+        elif r.status == FAILED:
+            detail = r.reason or "; ".join(r.job.notes)
+        else:  # why it rendered, then the plan's notes
+            detail = "; ".join([r.reason, *r.job.notes] if r.reason else r.job.notes)
         langs = ",".join(t.lang for t in r.job.captions) or "-"
         burned = f"; burned {r.job.burn}" if r.job.burn else ""
         n_lint = len(report.caption_lint.get(r.job.path, ()))
@@ -414,18 +493,34 @@ def _render(args: argparse.Namespace, console: Console) -> int:
             "",
             st.reason or what,
         )
-    Console().print(table)
     lint_lines = [(p, w) for p, ws in sorted(report.caption_lint.items()) for w in ws]
-    if lint_lines:
-        console.print(f"caption lint ({len(lint_lines)} warnings; --strict-captions fails them):")
-        for path, warning in lint_lines:
-            console.print(f"  {path}: {warning}", markup=False, highlight=False, soft_wrap=True)
-    counts = {s: sum(r.status == s for r in report.results) for s in (RENDERED, UP_TO_DATE, FAILED)}
-    counts[FAILED] += len(plan.failed)
-    console.print(
-        f"{counts[RENDERED]} rendered, {counts[UP_TO_DATE]} up to date, {counts[FAILED]} failed; "
-        f"index: {os.path.relpath(report.index_path or '')}"
-    )
+    index_at = os.path.relpath(report.index_path or "")
+    kept = f", {counts[KEPT]} not selected (kept as they are)" if counts.get(KEPT) else ""
+    if idle:
+        n_lint = len(lint_lines)
+        plural = "" if n_lint == 1 else "s"
+        lint_note = f"; {n_lint} caption lint warning{plural} (-v lists them)" if n_lint else ""
+        n = counts[UP_TO_DATE]
+        console.print(
+            f"nothing to do: {n} output{'' if n == 1 else 's'} up to date{kept}; "
+            f"index: {index_at}{lint_note}",
+            soft_wrap=True,
+        )
+    else:
+        Console().print(table)
+        if lint_lines:
+            console.print(
+                f"caption lint ({len(lint_lines)} warnings; --strict-captions fails them):"
+            )
+            for path, warning in lint_lines:
+                console.print(f"  {path}: {warning}", markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            f"{counts[RENDERED]} rendered, {counts[UP_TO_DATE]} up to date{kept}, "
+            f"{counts[FAILED]} failed; index: {index_at}"
+        )
+    if args.summary is not None:
+        # before publishing, so a failed upload still leaves the summary (CI uploads it)
+        _write_summary(args.summary, plan, report, counts)
     if publish_to is not None and report.failed:
         console.print(
             f"not published to {publish_to.where}: {counts[FAILED]} output(s) failed, and a "
@@ -436,6 +531,143 @@ def _render(args: argparse.Namespace, console: Console) -> int:
     elif publish_to is not None:
         _run_publish(args, console, manifests.output_dir, publish_to)
     return 1 if report.failed else 0
+
+
+def _executor(args: argparse.Namespace) -> Executor:
+    """``render --executor``: a local pool (``-j``) or a Dask cluster (``--scheduler``)."""
+    from pipeline.executors import make_executor
+
+    if args.executor != "local" and args.jobs:
+        log.warning("-j is for the local executor: on Dask each worker thread runs one job")
+    return make_executor(args.executor, workers=args.jobs, scheduler=args.scheduler)
+
+
+def _why(outs: tuple[OutputJob, ...], reasons: tuple[str, ...]) -> str:
+    """Why a cut's outputs render, for its log line: the reason, or each output's."""
+    if len(set(reasons)) == 1:
+        return reasons[0]
+    named = zip((o.path.rsplit("/", 1)[-1] for o in outs), reasons, strict=True)
+    return "; ".join(f"{name}: {why}" for name, why in named)
+
+
+def _selected(console: Console, manifests: Manifests, changed: Changed) -> frozenset[str] | None:
+    """``render --changed-since``: the case studies to render (None: all), said with why."""
+    from pipeline.changes import select
+
+    sel = select(manifests, changed)
+    n = len(sel.all_ids)
+    if sel.everything:
+        console.print(
+            f"changed since {sel.ref}: all {n} case studies ({'; '.join(sel.everything)})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"changed since {sel.ref}: {len(sel.selected)} of {n} case studies",
+            markup=False,
+            highlight=False,
+        )
+        for case_id in sel.selected:
+            console.print(
+                f"  {case_id}: {'; '.join(sel.reasons[case_id])}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        left = [i for i in sel.all_ids if i not in sel.reasons]
+        if left:
+            console.print(
+                f"  not selected (left as they are): {', '.join(left)}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+    if sel.untracked:
+        console.print(
+            f"  note: git does not track the source of {', '.join(sel.untracked)}: a change "
+            "to it is not seen here (a render without --changed-since catches it)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    return sel.case_ids
+
+
+def _write_summary(path: Path, plan: Plan, report: Report, counts: dict[str, int]) -> None:
+    """The render summary as a file: JSON when ``path`` ends in .json, else Markdown. Written
+    to a temporary file beside it and renamed, so a reader never sees half of one."""
+    from pipeline.render import FAILED, KEPT
+
+    rows: list[dict[str, object]] = [
+        {"path": f.case_id, "status": FAILED, "reason": f.reason, "loudness": "", "checks": None}
+        for f in plan.failed
+    ]
+    for r in sorted(report.results, key=lambda r: r.job.path):
+        checks = report.checks.get(r.job.path)
+        reason = r.reason
+        if r.status == KEPT:
+            reason = "not selected by --changed-since" + (f"; stale ({reason})" if reason else "")
+        rows.append(
+            {
+                "path": r.job.path,
+                "status": r.status,
+                "reason": reason,
+                "loudness": _loudness_cell(checks),
+                "checks": checks,
+            }
+        )
+    for st in report.stills:
+        rows.append(
+            {
+                "path": f"{st.case_id} (stills)",
+                "status": st.status,
+                "reason": st.reason,
+                "loudness": "",
+                "checks": None,
+            }
+        )
+    index = os.path.relpath(report.index_path) if report.index_path else None
+    if path.suffix.lower() == ".json":
+        doc = {"campaign": plan.campaign, "counts": counts, "index": index, "outputs": rows}
+        text = json.dumps(doc, indent=2) + "\n"
+    else:
+
+        def cell(value: object) -> str:
+            return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+        def checked(c: object) -> str:
+            if not isinstance(c, dict):
+                return ""
+            words = ["passed" if c.get("passed") else "failed"]
+            words += [*c.get("failures", ()), *c.get("notes", ())]
+            return "; ".join(str(w) for w in words)
+
+        lines = [
+            f"# Render summary: {plan.campaign}",
+            "",
+            ", ".join(f"{n} {status}" for status, n in counts.items())
+            + (f"; index: `{index}`" if index else ""),
+            "",
+            "| output | status | reason | loudness | checks |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            "| "
+            + " | ".join(cell(v) for v in (r["path"], r["status"], r["reason"], r["loudness"]))
+            + f" | {cell(checked(r['checks']))} |"
+            for r in rows
+        ]
+        text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # same folder: atomic rename
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _storage_config(manifests: Manifests) -> StorageConfig:

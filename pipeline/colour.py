@@ -7,10 +7,15 @@ curve here, or a poster would not look like its video.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+# numpy is imported by the functions below, for stills: probing and planning use only the
+# constants and ``source_matrix``, and need not load it
 
 # FFmpeg's numbers (AVColorPrimaries, AVColorTransferCharacteristic, AVColorSpace and
 # AVColorRange), which PyAV reports as plain ints.
@@ -90,7 +95,7 @@ PQ_PEAK = 10000  # cd/m2 at signal 1.0
 # ITU-R BT.2100 HLG constants, and its reference display: 1000 cd/m2, system gamma 1.2.
 _HLG_A = 0.17883277
 _HLG_B = 1 - 4 * _HLG_A
-_HLG_C = 0.5 - _HLG_A * np.log(4 * _HLG_A)
+_HLG_C = 0.5 - _HLG_A * math.log(4 * _HLG_A)
 HLG_DISPLAY_PEAK = 1000
 HLG_GAMMA = 1.2
 
@@ -107,6 +112,8 @@ _D65_XY = (0.3127, 0.3290)
 
 def pq_eotf(signal: np.ndarray) -> np.ndarray:
     """PQ signal (0-1) to display light in cd/m2 (ST 2084)."""
+    import numpy as np
+
     p = np.power(np.clip(signal, 0, 1), 1 / _PQ_M2)
     return PQ_PEAK * np.power(np.maximum(p - _PQ_C1, 0) / (_PQ_C2 - _PQ_C3 * p), 1 / _PQ_M1)
 
@@ -117,6 +124,8 @@ def hlg_eotf(signal: np.ndarray) -> np.ndarray:
     (FFmpeg's zscale) applies it. BT.2100 raises scene luminance instead, which keeps
     saturated colours a little brighter; measured on 200 random colours, that differed from
     the rendered video by up to 70 code values, this by at most 1.6."""
+    import numpy as np
+
     e = np.clip(signal, 0, 1)
     with np.errstate(over="ignore"):
         scene = np.where(e <= 0.5, e * e / 3, (np.exp((e - _HLG_C) / _HLG_A) + _HLG_B) / 12)
@@ -125,6 +134,7 @@ def hlg_eotf(signal: np.ndarray) -> np.ndarray:
 
 def _rgb_to_xyz(primaries: tuple[tuple[float, float], ...]) -> np.ndarray:
     """RGB to CIE XYZ for these primaries and D65 white (SMPTE RP 177's derivation)."""
+    import numpy as np
 
     def xyz(x: float, y: float) -> np.ndarray:
         return np.array([x / y, 1.0, (1 - x - y) / y])
@@ -134,13 +144,27 @@ def _rgb_to_xyz(primaries: tuple[tuple[float, float], ...]) -> np.ndarray:
     return m * scale
 
 
-# Linear BT.2020 RGB to linear BT.709 RGB (BT.2087's matrix, derived from the primaries).
-BT2020_TO_BT709 = np.linalg.solve(_rgb_to_xyz(_BT709_XY), _rgb_to_xyz(_BT2020_XY))
+@lru_cache(maxsize=1)
+def _bt2020_to_bt709() -> np.ndarray:
+    """Linear BT.2020 RGB to linear BT.709 RGB (BT.2087's matrix, derived from the
+    primaries): ``BT2020_TO_BT709``."""
+    import numpy as np
+
+    return np.linalg.solve(_rgb_to_xyz(_BT709_XY), _rgb_to_xyz(_BT2020_XY))
+
+
+def __getattr__(name: str) -> Any:
+    # BT2020_TO_BT709, computed (with numpy) on first use rather than at import
+    if name == "BT2020_TO_BT709":
+        return _bt2020_to_bt709()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def mobius(sig: np.ndarray, knee: float = MOBIUS_KNEE, peak: float = float(HDR_PEAK)) -> np.ndarray:
     """FFmpeg's tonemap=mobius: the identity up to ``knee``, then a curve that reaches 1.0
     at ``peak`` with a continuous slope."""
+    import numpy as np
+
     j = knee
     a = -j * j * (peak - 1) / (j * j - 2 * j + peak)
     b = (j * j - 2 * j * peak + peak) / max(peak - 1, 1e-6)
@@ -151,6 +175,8 @@ def mobius(sig: np.ndarray, knee: float = MOBIUS_KNEE, peak: float = float(HDR_P
 @lru_cache(maxsize=2)
 def _light_table(transfer: str) -> np.ndarray:
     """Display light relative to reference white for every 16-bit code of ``transfer``."""
+    import numpy as np
+
     codes = np.arange(65536) / 65535
     light = pq_eotf(codes) if transfer == "pq" else hlg_eotf(codes)
     return (light / HDR_REFERENCE_WHITE).astype(np.float32)
@@ -165,7 +191,9 @@ def hdr_to_sdr(rgb: np.ndarray, transfer: str) -> np.ndarray:
     pixel's brightest channel with all three scaled alike (so hues do not shift, as
     tonemap's desat=0 does), then BT.1886's gamma. The transfer is a table lookup and the
     rest float32: a 4K frame took 5 s in float64 and through the transfer functions."""
-    linear = _light_table(transfer)[rgb] @ BT2020_TO_BT709.T.astype(np.float32)
+    import numpy as np
+
+    linear = _light_table(transfer)[rgb] @ _bt2020_to_bt709().T.astype(np.float32)
     brightest = np.maximum(np.maximum(linear[..., 0], linear[..., 1]), linear[..., 2])
     sig = np.maximum(brightest, np.float32(1e-6))[..., None]
     mapped = linear * (mobius(sig) / sig)

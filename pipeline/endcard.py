@@ -33,10 +33,12 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+if TYPE_CHECKING:
+    # imported where a card is drawn: planning needs only its size and safe margins
+    import numpy as np
+    from PIL import Image, ImageFont
 
 from pipeline.captions.fonts import font_file
 from pipeline.errors import PipelineError
@@ -189,6 +191,8 @@ def _check(card: EndCard) -> None:
 def _load_logo(path: str) -> Image.Image:
     """The logo as RGBA, cropped to its visible pixels so layout and safe area are about the
     mark itself, not the transparent border around it."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as img:
             img.load()
@@ -213,6 +217,8 @@ class _Layer:
 def _ink(lines: list[str], font: ImageFont.FreeTypeFont, colour: tuple[int, int, int]) -> Any:
     """``lines`` centred under each other, as an RGBA image cropped exactly to the ink, so
     the layout places what is drawn, not font metrics' idea of it."""
+    from PIL import Image, ImageDraw
+
     ascent, descent = font.getmetrics()
     step = round((ascent + descent) * 0.92)
     width = max(math.ceil(font.getlength(line)) for line in lines) + 2 * step
@@ -259,6 +265,9 @@ def _layout(card: EndCard) -> list[_Layer]:
     """Logo, title, area and hashtag stacked and centred in the safe box: the title as large
     as fits (up to three lines), everything shrunk together only if even its smallest size
     does not."""
+    import numpy as np
+    from PIL import Image, ImageFont
+
     top, right, bottom, left = card.safe
     short = min(card.width, card.height)
     inset = math.ceil(INSET * short)
@@ -310,6 +319,7 @@ def _layout(card: EndCard) -> list[_Layer]:
 
 def _compose(card: EndCard, target: Path) -> None:
     """Render the card to ``target`` with MoviePy."""
+    import numpy as np
     from moviepy import CompositeVideoClip, ImageClip, vfx
 
     layers = _layout(card)

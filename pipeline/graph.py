@@ -432,10 +432,20 @@ def build_vmaf_argv(
     return [ffmpeg_exe, *cmd.get_args()]
 
 
-def _encode_args(job: CutJob, out: OutputJob) -> dict[str, Any]:
+def x264_threads(share: int) -> int | None:
+    """Each x264 encoder's thread count when its FFmpeg has ``share`` cores (None: x264's
+    own, 1.5 per core of the machine). PROVISIONAL"""
+    return None
+
+
+def _encode_args(job: CutJob, out: OutputJob, threads: int | None = None) -> dict[str, Any]:
     e = out.encode
+    # x264's own thread count unless the job has a share of the cores (``x264_threads``)
+    x264 = None if threads is None else x264_threads(threads)
+    share = {} if x264 is None else {"threads": x264}
     return {
         "c:v": "libx264",
+        **share,
         "preset": e.preset,
         "crf": e.crf,
         "profile:v": e.profile,
@@ -482,6 +492,7 @@ def build_argv(
     fonts_dir: str | None = None,
     cards: Sequence[str | None] | None = None,
     loudness: Sequence[dict[str, Any] | None] | None = None,
+    threads: int | None = None,
 ) -> list[str]:
     """The exact argument list that renders ``outputs`` of ``job`` to ``targets`` (file paths,
     normally temporary names that the renderer renames when FFmpeg succeeds). ``subtitles``
@@ -490,6 +501,8 @@ def build_argv(
     card file from ``pipeline.endcard.ensure_card``: required for each output with an
     ``end_card``, None for the others. ``loudness`` gives, per output, pass 2's levelling
     (``pipeline.loudness.Level.graph_options``), or None to leave its sound as it is.
+    ``threads``: the cores this FFmpeg may use when other renders share the machine
+    (``pipeline.executors``); None leaves every thread count to FFmpeg and x264.
 
     x264 keeps its own thread count (1.5 per core) for every encoder: `make bench` tried one
     and two threads per encoder for four encoders on 2 cores. One thread saved 20% of FFmpeg's
@@ -525,7 +538,7 @@ def build_argv(
         subs = subtitles[i] if subtitles else None
         v = _video_for(vsplit[i], job, out, subs, fonts_dir, card_streams[i])
         a = asplit[i]
-        streams.append(ffmpeg.output(v, a, f"file:{target}", **_encode_args(job, out)))
+        streams.append(ffmpeg.output(v, a, f"file:{target}", **_encode_args(job, out, threads)))
     cmd = ffmpeg.merge_outputs(*streams).global_args(
         "-y",
         "-hide_banner",
@@ -536,7 +549,22 @@ def build_argv(
         "pipe:1",
         "-nostats",
     )
-    return [ffmpeg_exe, *cmd.get_args()]
+    return [ffmpeg_exe, *_shared_threads(cmd.get_args(), threads)]
+
+
+def _shared_threads(args: list[str], threads: int | None) -> list[str]:
+    """``args`` with FFmpeg's own thread pools sized to ``threads``: the filter graph's
+    (``-filter_threads``, ``-filter_complex_threads``) and each input's decoder (``-threads``
+    before its ``-i``). x264's are set per output (``_encode_args``)."""
+    if threads is None:
+        return args
+    n = str(threads)
+    shared = ["-filter_threads", n, "-filter_complex_threads", n]
+    for arg in args:
+        if arg == "-i":
+            shared += ["-threads", n]
+        shared.append(arg)
+    return shared
 
 
 # Linux caps one argument at 128 KiB; an hour of tracking shots makes a longer filter graph.

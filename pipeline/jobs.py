@@ -67,6 +67,53 @@ class EndCard:
     audio_fade: Fraction  # the cut's audio fades out over this long before the card
 
 
+# What each digest in ``KeyParts`` covers, and what ``render`` says when it changes.
+KEY_PARTS: tuple[tuple[str, str], ...] = (
+    ("source", "source changed"),
+    ("captions", "captions changed"),
+    ("manifest", "manifest changed"),
+    ("profile", "profile changed"),
+    ("brand", "brand assets changed"),
+    ("tools", "pipeline or FFmpeg version changed"),
+)
+
+
+@dataclass(frozen=True)
+class KeyParts:
+    """Digests of the inputs an output is made from, one per kind of input, so that a
+    changed key can be explained ("source changed", "profile changed"). Not part of the
+    key itself: the key hashes the planned job, which these inputs determine.
+
+    - ``source``: the source file's bytes (its SHA-256);
+    - ``captions``: every caption file of the case study, as read (all become sidecars);
+    - ``manifest``: the manifest fields this output is resolved from: the case study's id,
+      title and area, the cut's segments, framing overrides, settings layers (campaign,
+      case study, output), the output entry itself, and the campaign's hashtag, brand
+      colours, end card options and caption country;
+    - ``profile``: the platform profile's values (sizes, limits, rates, loudness targets);
+    - ``brand``: the brand files' bytes (the end card's logo);
+    - ``tools``: the pipeline's and FFmpeg's versions, and the source analysis' version.
+    """
+
+    source: str = ""
+    captions: str = ""
+    manifest: str = ""
+    profile: str = ""
+    brand: str = ""
+    tools: str = ""
+
+    def changed(self, recorded: dict[str, Any]) -> tuple[str, ...]:
+        """The reasons (``KEY_PARTS``) for the parts that differ from ``recorded``."""
+        mine = asdict(self)
+        return tuple(why for name, why in KEY_PARTS if recorded.get(name) != mine[name])
+
+
+def digest(value: Any) -> str:
+    """Short content hash of a JSON-able value (Fractions as 'n/d'), for ``KeyParts``."""
+    text = json.dumps(_jsonable(value), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class OutputJob:
     """One file: a platform's encode of one cut at one aspect ratio."""
@@ -90,6 +137,7 @@ class OutputJob:
     shots: tuple[Fraction, ...] = ()  # output times of shot changes and joins (not in the key)
     end_card: EndCard | None = None  # joined after the cut; ``duration`` includes it
     key: str = ""  # content hash of everything that affects the bytes; set by ``with_key``
+    key_parts: KeyParts = KeyParts()  # what the key was made from, to say why it changed
 
     @property
     def sidecars(self) -> tuple[str, ...]:
@@ -105,7 +153,7 @@ class OutputJob:
         return next((t for t in self.captions if t.lang == self.burn), None)
 
     def with_key(self, cut_key: str) -> OutputJob:
-        skip = ("key", "notes", "shots")
+        skip = ("key", "key_parts", "notes", "shots")
         body = {k: v for k, v in _jsonable(asdict(self)).items() if k not in skip}
         if body.get("end_card"):
             # the logo's bytes are in (logo_sha256); its path is where this checkout lives

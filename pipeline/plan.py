@@ -8,8 +8,9 @@ and every duration is a whole number of output frames, so joins never drift.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import asdict, replace
 from fractions import Fraction
+from typing import Any
 
 from pipeline.captions.model import Track
 from pipeline.errors import CaptionError, PlanError, Problem, SourceError
@@ -19,6 +20,7 @@ from pipeline.jobs import (
     Encode,
     EndCard,
     FailedCase,
+    KeyParts,
     OutputJob,
     Plan,
     PosterJob,
@@ -26,6 +28,7 @@ from pipeline.jobs import (
     StillsCut,
     StillsJob,
     cut_key,
+    digest,
 )
 from pipeline.manifest import FramingRange, Output
 from pipeline.manifest_load import LoadedCaseStudy, Manifests
@@ -33,7 +36,7 @@ from pipeline.plan_captions import plan_captions
 from pipeline.probe import SourceInfo
 from pipeline.profiles import PROFILES, PlatformProfile
 from pipeline.reframe import Framing, Override, frame_output
-from pipeline.scene import SourceAnalysis
+from pipeline.scene import ANALYSIS_VERSION, SourceAnalysis
 from pipeline.settings import resolve
 from pipeline.timecode import format_timestamp, snap
 
@@ -182,6 +185,44 @@ def _end_card(
     )
 
 
+def _manifest_fields(
+    manifests: Manifests, loaded: LoadedCaseStudy, out: Output, aspect: str
+) -> dict[str, Any]:
+    """The manifest fields one output is resolved from (``KeyParts.manifest``): not the
+    other aspects of its entry, nor its poster time (stills only), nor paths whose files'
+    bytes count elsewhere (source, captions, logo)."""
+    campaign = manifests.campaign.campaign
+    study = loaded.study
+    return {
+        "case_study": {
+            "id": study.id,
+            "title": study.title,
+            "area": study.area,
+            "cut": [s.model_dump() for s in study.cuts[out.cut]],
+            "defaults": study.defaults.model_dump(),
+            "framing": [r.model_dump() for r in study.framing],
+        },
+        "output": {**out.model_dump(exclude={"aspects", "poster_at"}), "aspect": aspect},
+        "campaign": {
+            "defaults": campaign.defaults.model_dump(),
+            "end_card": campaign.end_card.model_dump(),
+            "hashtag": campaign.hashtag,
+            "colours": [campaign.brand.primary_colour, campaign.brand.secondary_colour],
+            "caption_country": campaign.caption_country,
+        },
+    }
+
+
+def _captions_part(tracks: Mapping[str, Track]) -> str:
+    """Every caption track as read, without the file line numbers kept for messages."""
+    return digest(
+        {
+            lang: [(c.start, c.end, c.lines, c.speaker, c.sound) for c in track.cues]
+            for lang, track in tracks.items()
+        }
+    )
+
+
 def _plan_case(
     manifests: Manifests,
     loaded: LoadedCaseStudy,
@@ -216,6 +257,9 @@ def _plan_case(
 
     disp_w, disp_h = info.display_size
     cut_fps = conform_rate(info.fps)
+    source_part = info.sha256[:16]
+    captions_part = _captions_part(tracks)
+    tools_part = digest([*versions, ANALYSIS_VERSION])
     jobs = []
     for cut, outs in by_cut.items():
         segments = _segments(loaded, cut, info, problems)
@@ -313,7 +357,15 @@ def _plan_case(
                     field = f"outputs[{index}]" if index is not None else "defaults"
                     line = loaded.line("outputs", index) if index is not None else None
                     problems.append(Problem(str(loaded.file), line, field, problem))
-                outputs.append(replace(planned, captions=captions, burn=burn))
+                parts = KeyParts(
+                    source=source_part,
+                    captions=captions_part,
+                    manifest=digest(_manifest_fields(manifests, loaded, out, aspect)),
+                    profile=digest(asdict(profile)),
+                    brand=digest(card.logo_sha256) if card else "",
+                    tools=tools_part,
+                )
+                outputs.append(replace(planned, captions=captions, burn=burn, key_parts=parts))
         sdr = info.dynamic_range == "sdr"
         job = CutJob(
             case_id=study.id,

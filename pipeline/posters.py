@@ -336,6 +336,17 @@ def _frame_times(job: StillsJob, choices: dict[tuple[Any, ...], Choice]) -> list
     return sorted(times)
 
 
+def kept_stills(job: StillsJob, out_dir: Path) -> StillsResult | None:
+    """The images last written for ``job``'s case study, whatever job made them, if they are
+    all still there: for a case study that ``render --changed-since`` leaves alone."""
+    record = out_dir / STATE / f"{job.case_id}.json"
+    try:
+        key = json.loads(record.read_text())["key"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return _previous(record, str(key), out_dir)
+
+
 def _previous(record: Path, key: str, out_dir: Path) -> StillsResult | None:
     try:
         data = json.loads(record.read_text())

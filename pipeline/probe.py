@@ -12,17 +12,24 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import av
-
+from pipeline import __version__
 from pipeline.colour import HDR_TRANSFERS, RANGE_FULL, UNSPECIFIED, source_matrix
 from pipeline.errors import SourceError
 
+if TYPE_CHECKING:
+    import av  # imported where media are opened: a run that reads every fact from the cache
+    # (``_HashCache``) does not pay for loading FFmpeg's libraries
+
 log = logging.getLogger(__name__)
+
+# Bump when ``probe`` would describe the same bytes differently: cached descriptions made
+# before are then ignored (so is every one made by another pipeline version).
+PROBE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,8 @@ def _interval_rate(path: Path) -> Fraction | None:
     """The rate of the first video stream's typical frame interval, from the presentation
     times of its first ``RATE_PACKETS`` packets (demuxed, not decoded); None if it has too
     few."""
+    import av
+
     try:
         with av.open(str(path)) as container:
             v = container.streams.video[0]
@@ -220,7 +229,8 @@ def _frame_rotation(frame: av.VideoFrame) -> int:
 
 
 class _HashCache:
-    """SHA-256 per file, remembered by (size, mtime_ns) in a small JSON file."""
+    """Per file, remembered by (size, mtime_ns) in a small JSON file: its SHA-256, and what
+    ``probe`` found in it, so a run over unchanged sources neither reads nor decodes them."""
 
     def __init__(self, path: Path | None):
         self.path = path
@@ -231,20 +241,44 @@ class _HashCache:
             except (OSError, ValueError):
                 self.data = {}
 
+    def _entry(self, file: Path, st: os.stat_result) -> dict[str, object] | None:
+        hit = self.data.get(str(file))
+        if hit and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
+            return hit
+        return None
+
     def sha256(self, file: Path) -> str:
         st = file.stat()
-        key = str(file)
-        hit = self.data.get(key)
-        if hit and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
+        hit = self._entry(file, st)
+        if hit and hit.get("sha256"):
             return str(hit["sha256"])
         h = hashlib.sha256()
         with file.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         digest = h.hexdigest()
-        self.data[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+        self.data[str(file)] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
         self._save()
         return digest
+
+    def info(self, file: Path, st: os.stat_result) -> SourceInfo | None:
+        """``probe``'s description of ``file``, if it was made of these bytes by this code."""
+        hit = self._entry(file, st)
+        found = hit.get("probe") if hit else None
+        if not isinstance(found, dict) or found.get("version") != [__version__, PROBE_VERSION]:
+            return None
+        try:
+            return _info_from_json(str(file), str(hit["sha256"]) if hit else "", found)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return None
+
+    def remember(self, file: Path, st: os.stat_result, info: SourceInfo) -> None:
+        """Keep ``info`` with the file's hash, if the file is still as it was when probed."""
+        hit = self._entry(file, st)
+        if self.path is None or hit is None or hit.get("sha256") != info.sha256:
+            return
+        hit["probe"] = {**_info_to_json(info), "version": [__version__, PROBE_VERSION]}
+        self._save()
 
     def _save(self) -> None:
         if not self.path:
@@ -255,20 +289,65 @@ class _HashCache:
         os.replace(tmp, self.path)
 
 
+def _info_to_json(info: SourceInfo) -> dict[str, object]:
+    body = asdict(info)
+    del body["path"], body["sha256"]  # the cache's key and its own field
+    return {k: str(v) if isinstance(v, Fraction) else v for k, v in body.items()}
+
+
+def _info_from_json(path: str, sha256: str, data: dict[str, Any]) -> SourceInfo:
+    return SourceInfo(
+        path=path,
+        sha256=sha256,
+        size=int(data["size"]),
+        duration=Fraction(data["duration"]),
+        width=int(data["width"]),
+        height=int(data["height"]),
+        sar=Fraction(data["sar"]),
+        rotation=int(data["rotation"]),
+        fps=Fraction(data["fps"]),
+        video_codec=str(data["video_codec"]),
+        has_audio=bool(data["has_audio"]),
+        audio_rate=None if data["audio_rate"] is None else int(data["audio_rate"]),
+        audio_channels=None if data["audio_channels"] is None else int(data["audio_channels"]),
+        field_order=str(data["field_order"]),
+        dynamic_range=str(data["dynamic_range"]),
+        bit_depth=int(data["bit_depth"]),
+        colour=cast(tuple[int, int, int, int], tuple(int(c) for c in data["colour"])),
+    )
+
+
 def file_sha256(path: Path, cache_file: Path | None = None) -> str:
     return _HashCache(cache_file).sha256(path)
 
 
 def probe(path: Path, cache_file: Path | None = None, label: str | None = None) -> SourceInfo:
     """Open ``path`` with PyAV and describe it; raise ``SourceError`` naming the file if it is
-    missing, not media, has no video, or is truncated (its last second cannot be decoded)."""
+    missing, not media, has no video, or is truncated (its last second cannot be decoded).
+
+    With ``cache_file``, a file whose size and mtime are as when it was last described is
+    not opened again: its description and hash come from the cache."""
     name = label or str(path)
     if not path.exists():
         raise SourceError(name, "file does not exist")
     if not path.is_file():
         raise SourceError(name, "is not a file")
-    if path.stat().st_size == 0:
+    st = path.stat()
+    if st.st_size == 0:
         raise SourceError(name, "is empty (0 bytes)")
+    cache = _HashCache(cache_file)
+    known = cache.info(path, st)
+    if known is not None:
+        return known
+    info = _probe(path, name)
+    info = replace(info, sha256=cache.sha256(path))
+    cache.remember(path, st, info)
+    return info
+
+
+def _probe(path: Path, name: str) -> SourceInfo:
+    import av
+
     is_mp4, cut_short = _mp4_structure(path)
     if cut_short:
         raise SourceError(name, f"is truncated: {cut_short}; copy the file again")
@@ -298,7 +377,7 @@ def probe(path: Path, cache_file: Path | None = None, label: str | None = None) 
         rotation = _frame_rotation(first) or _rotation(v)
         # An MP4 whose boxes are all whole has every frame: reaching the last second is enough.
         duration = _check_tail(container, v, duration, name, to_the_end=not is_mp4)
-        info = SourceInfo(
+        return SourceInfo(
             path=str(path),
             sha256="",
             size=path.stat().st_size,
@@ -317,8 +396,6 @@ def probe(path: Path, cache_file: Path | None = None, label: str | None = None) 
             bit_depth=_bit_depth(first),
             colour=_colour(v, first),
         )
-    digest = file_sha256(path, cache_file)
-    return SourceInfo(**{**asdict(info), "sha256": digest})
 
 
 def _reason(exc: BaseException) -> str:
@@ -372,6 +449,8 @@ def _mp4_structure(path: Path) -> tuple[bool, str | None]:
 
 
 def _duration(container: av.container.InputContainer, v: av.video.stream.VideoStream) -> Fraction:
+    import av
+
     if v.duration is not None and v.time_base is not None:
         d = Fraction(v.duration) * Fraction(v.time_base)
         if d > 0:
@@ -384,6 +463,8 @@ def _duration(container: av.container.InputContainer, v: av.video.stream.VideoSt
 def _first_frame(
     container: av.container.InputContainer, v: av.video.stream.VideoStream, name: str
 ) -> av.VideoFrame:
+    import av
+
     try:
         for frame in container.decode(v):
             return frame
@@ -416,6 +497,8 @@ def _check_tail(
     its own duration, falling short of it is an error; where only the container gives one
     (it may include a longer subtitle or audio stream), the decodable end is the duration.
     """
+    import av
+
     if v.time_base is None:  # pragma: no cover - every demuxer PyAV wraps sets one
         return duration
     time_base = Fraction(v.time_base)
@@ -512,6 +595,8 @@ def _top_level_boxes(path: Path, limit: int = 64) -> list[str]:
 
 def inspect_output(path: Path) -> OutputFacts:
     """Read back a rendered MP4; raise ``SourceError`` if it is not a playable file."""
+    import av
+
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as exc:

@@ -13,13 +13,11 @@ import hashlib
 import json
 import logging
 import os
-import signal
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.captions.ass import to_ass
 from pipeline.captions.fonts import font_family, fonts_dir
@@ -32,12 +30,21 @@ from pipeline.jobs import CutJob, OutputJob
 from pipeline.loudness import levels_for
 from pipeline.probe import inspect_output
 
+if TYPE_CHECKING:
+    from pipeline.executors import Executor
+
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".pipeline"
 LOCK_FILE = "lock.json"
 
 RENDERED, UP_TO_DATE, FAILED = "rendered", "up to date", "failed"
+# left as it was, stale or not: outside the case studies ``render --changed-since`` selected
+KEPT = "kept"
+# why an output renders, besides the inputs that changed (``pipeline.jobs.KEY_PARTS``)
+OUTPUT_MISSING = "output missing"
+NO_RECORD = "no record of how the existing file was made"
+FORCED = "forced"
 
 
 @dataclass(frozen=True)
@@ -53,10 +60,13 @@ class OutputResult:
     loudness_note: str = ""
 
 
-def temp_name(final: Path) -> Path:
+def temp_name(final: Path, attempt: str = "") -> Path:
     """Hidden sibling of the final file: same folder (so the rename is atomic), and a name
-    no output can have."""
-    return final.with_name(f".{final.name}.partial")
+    no output can have. ``attempt`` keeps apart renders of one output that may overlap: Dask
+    runs a task again when its worker is lost, and the lost worker's FFmpeg may still be
+    writing (measured: a retry sharing the name renamed a corrupt file into place)."""
+    tag = f".{attempt}" if attempt else ""
+    return final.with_name(f".{final.name}{tag}.partial")
 
 
 def sha256_file(path: Path) -> str:
@@ -68,36 +78,70 @@ def sha256_file(path: Path) -> str:
 
 
 class Lock:
-    """The record of what each output path was last rendered from (dvc-style)."""
+    """The record of what each output path was last rendered from (dvc-style): per output,
+    the job's key and the digests of its inputs (``KeyParts``, to say what changed), the
+    file's size, mtime and SHA-256, and verify's findings (a file that has not changed
+    need not be read back again)."""
 
     def __init__(self, out_dir: Path):
         self.path = out_dir / STATE_DIR / LOCK_FILE
         self.entries: dict[str, dict[str, Any]] = {}
+        self.dirty = False  # entries refreshed in memory (mtime, key parts), not yet saved
         if self.path.is_file():
             with contextlib.suppress(OSError, ValueError):
                 self.entries = json.loads(self.path.read_text())
 
     def why_stale(self, out: OutputJob, out_dir: Path) -> str | None:
-        """None if the file at ``out.path`` is this job's intact result; else the reason."""
+        """None if the file at ``out.path`` is this job's intact result; else the reason:
+        what is missing, or which inputs changed (``KEY_PARTS``), or that the file did."""
         entry = self.entries.get(out.path)
         target = out_dir / out.path
         if not target.is_file():
-            return "output missing"
+            return OUTPUT_MISSING
         if any(not (out_dir / s).is_file() for s in out.sidecars):
             return "caption file missing"
         if entry is None:
-            return "no record of how the existing file was made"
+            return NO_RECORD
         if entry.get("key") != out.key:
-            return "inputs or settings changed"
-        st = target.stat()
-        if st.st_size != entry.get("bytes") or st.st_mtime_ns != entry.get("mtime_ns"):
+            return self._changed(entry, out)
+        if not self._intact(entry, target):
             return "output file changed on disk"
+        if entry.get("key_parts") != asdict(out.key_parts):
+            # same key from changed inputs (a profile limit that shapes no byte, a lock
+            # written before parts were kept): remember them, so the next change is named
+            # against these and not against older ones
+            entry["key_parts"] = asdict(out.key_parts)
+            self.dirty = True
         return None
+
+    @staticmethod
+    def _changed(entry: dict[str, Any], out: OutputJob) -> str:
+        recorded = entry.get("key_parts")
+        if not isinstance(recorded, dict):
+            return "inputs or settings changed"  # recorded before the parts were kept
+        reasons = out.key_parts.changed(recorded)
+        # the same inputs planned differently: the pipeline's own code changed
+        return ", ".join(reasons) if reasons else "planned job changed (pipeline code)"
+
+    def _intact(self, entry: dict[str, Any], target: Path) -> bool:
+        """Whether ``target`` holds the bytes recorded: by size and mtime, and where only the
+        mtime differs (touched, copied), by checksum; the new mtime is then recorded."""
+        st = target.stat()
+        if st.st_size != entry.get("bytes"):
+            return False
+        if st.st_mtime_ns == entry.get("mtime_ns"):
+            return True
+        if sha256_file(target) != entry.get("sha256"):
+            return False
+        entry["mtime_ns"] = st.st_mtime_ns
+        self.dirty = True
+        return True
 
     def record(self, result: OutputResult, out_dir: Path) -> None:
         st = (out_dir / result.job.path).stat()
         self.entries[result.job.path] = {
             "key": result.job.key,
+            "key_parts": asdict(result.job.key_parts),
             "bytes": st.st_size,
             "mtime_ns": st.st_mtime_ns,
             "sha256": result.sha256,
@@ -119,11 +163,53 @@ class Lock:
             str(e.get("loudness_note", "")),
         )
 
+    def kept_result(self, out: OutputJob, out_dir: Path) -> OutputResult | None:
+        """For an output left alone (``render --changed-since`` did not select its case
+        study): the recorded result if its file is intact, whatever its key; ``KEPT`` with
+        the reason it would render when it is stale. None if there is no intact file."""
+        entry = self.entries.get(out.path)
+        target = out_dir / out.path
+        if entry is None or not target.is_file() or not self._intact(entry, target):
+            return None
+        if entry.get("key") == out.key:
+            return self.result_for(out)
+        return replace(self.result_for(out), status=KEPT, reason=self._changed(entry, out))
+
+    def check_for(self, out: OutputJob, out_dir: Path, *, any_key: bool = False) -> Any:
+        """Verify's findings recorded for the file at ``out.path``, if it is still the file
+        they are about (and, unless ``any_key``, this job's result); else None."""
+        entry = self.entries.get(out.path)
+        if entry is None or "verify" not in entry:
+            return None
+        if not any_key and entry.get("key") != out.key:
+            return None
+        try:
+            st = (out_dir / out.path).stat()
+        except OSError:
+            return None
+        if (st.st_size, st.st_mtime_ns) != (entry.get("bytes"), entry.get("mtime_ns")):
+            return None
+        return entry["verify"]
+
+    def record_check(self, out: OutputJob, out_dir: Path, check: dict[str, Any]) -> None:
+        """Keep verify's findings with the output's entry, if the entry is about this file."""
+        entry = self.entries.get(out.path)
+        if entry is None:
+            return
+        try:
+            st = (out_dir / out.path).stat()
+        except OSError:
+            return
+        if (st.st_size, st.st_mtime_ns) == (entry.get("bytes"), entry.get("mtime_ns")):
+            entry["verify"] = check
+            self.dirty = True
+
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{LOCK_FILE}.partial")
         tmp.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
         os.replace(tmp, self.path)
+        self.dirty = False
 
 
 def ass_path(root: Path, out: OutputJob) -> Path:
@@ -191,8 +277,15 @@ def render_cut(
     out_dir: str,
     progress: Callable[[str, float], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    *,
+    threads: int | None = None,
+    attempt: str = "",
 ) -> list[OutputResult]:
     """Render ``outputs`` (a subset of ``job.outputs``) in one FFmpeg process.
+
+    ``threads``: the cores this FFmpeg may use when it shares the machine with other renders
+    (``graph.build_argv``); None lets FFmpeg and x264 use every core. ``attempt``: this
+    render's own temporary names (``temp_name``).
 
     Runs in a worker process; everything it takes and returns pickles. Once ``cancelled``
     says yes, FFmpeg is stopped, nothing more is renamed into place, the temporaries are
@@ -201,7 +294,7 @@ def render_cut(
     stop = cancelled or _never
     root = Path(out_dir)
     finals = [root / o.path for o in outputs]
-    temps = [temp_name(f) for f in finals]
+    temps = [temp_name(f, attempt) for f in finals]
     for f in finals:
         f.parent.mkdir(parents=True, exist_ok=True)
     logs = root / STATE_DIR / "logs"
@@ -226,6 +319,7 @@ def render_cut(
         fonts,
         cards=cards,
         loudness=[lv.graph_options() for lv in levels],
+        threads=threads,
     )
     graph_file = root / STATE_DIR / "graphs" / f"{job.key[:24]}.txt"
     argv, graph = graph_to_file(argv, str(graph_file))
@@ -277,50 +371,33 @@ def _never() -> bool:
     return False
 
 
-_cancel: Any = None  # in a pool worker: the parent's "stop now" event (see _init_worker)
-
-
-def _init_worker(cancel: Any) -> None:
-    """Pool initializer. Ctrl-C goes to the whole process group, but only the parent acts on
-    it: it sets ``cancel`` and waits, so a worker is never cut down between FFmpeg finishing
-    and the rename. The event comes here, not with each job: a plain multiprocessing Event
-    can only be inherited, and a manager's proxy shares one connection per thread with the
-    progress queue, which a Ctrl-C in the middle of a ``get`` leaves holding a stale reply."""
-    global _cancel
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _cancel = cancel
-
-
-def _worker_cancelled() -> bool:
-    return _cancel is not None and bool(_cancel.is_set())
-
-
-class _QueueReporter:
-    """Picklable progress callback: workers put (job, seconds) on a manager queue."""
-
-    def __init__(self, queue: Any):
-        self.queue = queue
-
-    def __call__(self, name: str, seconds: float) -> None:
-        self.queue.put((name, seconds))
+def _work(job: CutJob, outputs: tuple[OutputJob, ...]) -> float:
+    """A job's size for ordering: seconds of the cut times pixels of its outputs."""
+    return float(job.duration) * sum(o.width * o.height for o in outputs)
 
 
 def render_plan(
     jobs: Iterable[CutJob],
     out_dir: Path,
     *,
-    workers: int = 1,
+    workers: int | None = 1,
     force: bool = False,
-    on_start: Callable[[CutJob, tuple[OutputJob, ...], str], None] | None = None,
+    on_start: Callable[[CutJob, tuple[OutputJob, ...], tuple[str, ...]], None] | None = None,
     on_progress: Callable[[str, float], None] | None = None,
     on_done: Callable[[CutJob, list[OutputResult]], None] | None = None,
+    on_running: Callable[[CutJob, str], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[OutputResult]:
-    """Render every stale output of ``jobs`` in a local process pool; return one result per output.
+    """Render every stale output of ``jobs``; return one result per output.
 
-    A failed job does not stop the others. Up-to-date outputs are not touched.
+    The stale jobs run on ``executor`` (``pipeline.executors``; default: a local process
+    pool of ``workers`` processes, None sizing it to the machine), which this closes when
+    done. ``on_running`` is told when a job starts and where (``on_start`` when it is found
+    stale and queued). A failed job does not stop the others. Up-to-date outputs are not
+    touched. On Ctrl-C the executor stops every render: nothing more is renamed into place
+    and no temporaries are left.
     """
-    import multiprocessing
-    import queue as queue_mod
+    from pipeline.executors import RUNNING, Event, LocalExecutor
 
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = Lock(out_dir)
@@ -329,19 +406,23 @@ def render_plan(
     for job in jobs:
         stale = []
         for out in job.outputs:
-            reason = "forced" if force else lock.why_stale(out, out_dir)
+            reason = FORCED if force else lock.why_stale(out, out_dir)
             if reason is None:
                 results.append(lock.result_for(out))
             else:
                 stale.append((out, reason))
         if stale:
             outs = tuple(o for o, _ in stale)
-            reasons = sorted({r for _, r in stale})
             if on_start:
-                on_start(job, outs, ", ".join(reasons))
+                # why each output renders, in the order of ``outs``
+                on_start(job, outs, tuple(r for _, r in stale))
             todo.append((job, outs))
+    if lock.dirty:
+        lock.save()  # mtimes of files found intact by checksum, key parts of current ones
 
     if not todo:
+        if executor is not None:
+            executor.close()
         return results
 
     def record(job: CutJob, done: list[OutputResult]) -> None:
@@ -354,56 +435,28 @@ def render_plan(
         if on_done:
             on_done(job, done)
 
-    if workers <= 1 or len(todo) == 1:
-        # One at a time: no pool and no manager process to spawn (about a second of Python
-        # start-up each). Ctrl-C reaches FFmpeg's runner here directly, which stops FFmpeg;
-        # render_cut then removes its temporaries.
-        for job, outs in todo:
-            record(job, render_cut(job, outs, str(out_dir), on_progress))
-        return results
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Manager() as manager:
-        q = manager.Queue()
-        reporter = _QueueReporter(q)
-        cancel = ctx.Event()
-        with ProcessPoolExecutor(
-            max_workers=max(1, workers),
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(cancel,),
-        ) as pool:
-            futures: dict[Future[list[OutputResult]], CutJob] = {}
-            pending: set[Future[list[OutputResult]]] = set()
-            try:
-                for job, outs in todo:
-                    fut = pool.submit(
-                        render_cut, job, outs, str(out_dir), reporter, _worker_cancelled
-                    )
-                    futures[fut] = job
-                    pending.add(fut)
-                while pending:
-                    with contextlib.suppress(queue_mod.Empty):
-                        while True:
-                            name, secs = q.get(timeout=0.2)
-                            if on_progress:
-                                on_progress(name, secs)
-                    finished = {f for f in pending if f.done()}
-                    for fut in finished:
-                        pending.discard(fut)
-                        job = futures[fut]
-                        try:
-                            done = fut.result()
-                        except Exception as exc:  # a worker crash must not sink the batch
-                            outs = next(o for j, o in todo if j is job)
-                            done = [
-                                OutputResult(o, FAILED, f"worker failed: {exc!r}") for o in outs
-                            ]
-                        record(job, done)
-            except KeyboardInterrupt:
-                # Leaving the pool's block waits for the workers; without this they would
-                # finish their renders and rename complete files into place after Ctrl-C.
-                cancel.set()
-                for f in pending:
-                    f.cancel()
-                raise
+    runner = executor if executor is not None else LocalExecutor(workers)
+    names = {job.name: job for job, _ in todo}
+
+    def on_event(event: Event) -> None:
+        if event.kind == RUNNING:
+            if on_running and event.name in names:
+                on_running(names[event.name], event.where)
+        elif on_progress:
+            on_progress(event.name, event.seconds)
+
+    with runner:
+        # biggest first (seconds x output pixels): a long job started last would run on alone
+        # with only its share of the cores as threads
+        for job, outs in sorted(todo, key=lambda t: -_work(*t)):
+            runner.submit(job, outs, out_dir)
+        finished = runner.as_completed(on_event)
+        try:
+            for job, done in finished:
+                record(job, done)
+        except KeyboardInterrupt:
+            runner.cancel()  # FFmpeg stopped, nothing more renamed, temporaries removed
+            raise
+        finally:
+            finished.close()  # a pool waits here for its workers to stop
     return results

@@ -15,7 +15,7 @@ from typing import Any
 import av
 
 from pipeline.captions.fonts import glyph_warnings
-from pipeline.captions.lint import lint
+from pipeline.captions.lint import lint, strict_failures
 from pipeline.colour import OUTPUT_COLOUR, describe
 from pipeline.errors import PipelineError
 from pipeline.ffmpeg_run import ffmpeg_exe
@@ -365,9 +365,7 @@ def verify_output(
     missing_sidecar = [n for n in notes if n.endswith("is missing")]
     failures += missing_sidecar
     if strict_captions:
-        failures += [
-            f"caption lint (--strict-captions): {n}" for n in notes if n not in missing_sidecar
-        ]
+        failures += strict_failures(notes)
     return CheckResult(
         out.path, not failures, tuple(failures), notes, measured, normalization, tuple(loud_notes)
     )

@@ -511,7 +511,7 @@ def test_rerender_touches_only_what_changed(project, clip):
 
     outputs[1] = {**outputs[1], "encoder": {"crf": 35}}
     assert render(outputs) == {"1:1": UP_TO_DATE, "16:9": RENDERED}
-    assert started == [(["16:9"], "inputs or settings changed")]
+    assert started == [(["16:9"], ("manifest changed",))]
     now = {p.name: p.stat().st_mtime_ns for p in out_dir.rglob("*.mp4")}
     assert now["x-720x720.mp4"] == files["x-720x720.mp4"], "the unchanged output was rewritten"
     assert now["x-1280x720.mp4"] != files["x-1280x720.mp4"]

@@ -34,6 +34,15 @@ MIN_GAP = Fraction(1)
 NEAR_SHOT_FRAMES = 2
 
 
+STRICT_PREFIX = "caption lint (--strict-captions): "
+
+
+def strict_failures(warnings: Sequence[str]) -> list[str]:
+    """What ``--strict-captions`` turns into failures: verify's caption warnings, except a
+    missing sidecar, which fails an output anyway."""
+    return [f"{STRICT_PREFIX}{w}" for w in warnings if not w.endswith("is missing")]
+
+
 def lint(
     cues: Sequence[Cue], fps: Fraction, shot_changes: Sequence[Fraction] = ()
 ) -> tuple[str, ...]:
