@@ -144,7 +144,7 @@ def analyze(
         raise ValueError(f"need sample_fps > 0 and width >= 32, not {sample_fps} and {width}")
     target = cache_path(cache_dir, sha256, width) if cache_dir is not None else None
     if target is not None:
-        hit = _read_cache(target, sha256, sample_fps)
+        hit = read_cached(target, sha256, sample_fps)
         if hit is not None:
             if progress:
                 progress(1.0)
@@ -153,10 +153,6 @@ def analyze(
     if target is not None:
         _write_cache(target, result)
     return result
-
-
-def _read_cache(path: Path, sha256: str, sample_fps: float) -> SourceAnalysis | None:
-    return read_cached(path, sha256, sample_fps)
 
 
 def _write_cache(path: Path, result: SourceAnalysis) -> None:

@@ -87,11 +87,15 @@ def changed_files(where: Path, ref: str) -> Changed:
     """The files that changed since ``ref`` in the git repository holding ``where`` (a file
     or folder). ``ChangesError`` names what is wrong: no git, no repository, unknown ref."""
     folder = where if where.is_dir() else where.parent
+    if not folder.is_dir():
+        raise ChangesError(f"--changed-since: {where} does not exist")
     found = _git(folder, ["rev-parse", "--show-toplevel"])
     if found.returncode != 0:
+        said = found.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
         raise ChangesError(
             f"--changed-since needs a git repository, and {where} is not in one"
             " (run `git init` and commit, or render without --changed-since)"
+            + (f"; git: {said[0]}" if said and "not a git repository" not in said[0] else "")
         )
     top = Path(found.stdout.decode().strip())
     if not ref or ref.startswith("-"):

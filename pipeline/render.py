@@ -175,7 +175,9 @@ class Lock:
             return self.result_for(out)
         return replace(self.result_for(out), status=KEPT, reason=self._changed(entry, out))
 
-    def check_for(self, out: OutputJob, out_dir: Path, *, any_key: bool = False) -> Any:
+    def check_for(
+        self, out: OutputJob, out_dir: Path, *, any_key: bool = False
+    ) -> dict[str, Any] | None:
         """Verify's findings recorded for the file at ``out.path``, if it is still the file
         they are about (and, unless ``any_key``, this job's result); else None."""
         entry = self.entries.get(out.path)

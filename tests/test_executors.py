@@ -17,6 +17,7 @@ import pytest
 from pipeline.build import Report, plan_campaign, render_campaign
 from pipeline.cli import main
 from pipeline.executors import (
+    SCHEDULER_ENV,
     DaskExecutor,
     Executor,
     ExecutorError,
@@ -227,7 +228,9 @@ def test_ctrl_c_stops_every_job_and_leaves_nothing(project, clips, cluster, kind
     assert not _leftovers(out_dir), _leftovers(out_dir)
 
 
-def test_unreachable_scheduler_is_a_clear_error_before_planning(project, clips, capsys):
+def test_unreachable_scheduler_is_a_clear_error_before_planning(
+    project, clips, capsys, monkeypatch
+):
     root = _project(project, clips["short"], 2.0)
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
@@ -240,6 +243,11 @@ def test_unreachable_scheduler_is_a_clear_error_before_planning(project, clips, 
     assert "Traceback" not in err
     assert not (root / "out").exists(), "nothing may be planned or written"
 
+    monkeypatch.setenv(SCHEDULER_ENV, address)  # the environment names it instead
+    assert main(args) == 2
+    assert f"cannot reach the Dask scheduler at {address}" in capsys.readouterr().err
+
+    monkeypatch.delenv(SCHEDULER_ENV)
     assert main(args) == 2  # and no scheduler at all
     assert "--scheduler" in capsys.readouterr().err
 
