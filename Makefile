@@ -65,7 +65,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: lint typecheck
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n auto --dist loadscope $(ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/harness.py $(ARGS)

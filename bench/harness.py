@@ -12,6 +12,10 @@ Then: no-op re-render, probe+plan share, source analysis (for reframing) as a sh
 Python peak RSS
 for 1- and 10-minute sources, and per x264 preset the time, size and VMAF of the 1:1 output
 against the same crop of the source.
+Last, on the sample campaign: a no-op render and what one manifest change re-renders
+(bench/incremental.py), and the same jobs one at a time, in the local process pool and on a
+Dask LocalCluster of 2 workers (bench/executors.py). `--only incremental|executors` runs
+just one of those.
 """
 
 from __future__ import annotations
@@ -283,7 +287,23 @@ def main() -> int:
     ap.add_argument(
         "--skip-long", action="store_true", help="skip the 1- and 10-minute memory rows"
     )
+    ap.add_argument(
+        "--skip-incremental", action="store_true", help="skip the no-op and one-change renders"
+    )
+    ap.add_argument(
+        "--skip-executors", action="store_true", help="skip one-at-a-time vs pool vs Dask"
+    )
+    ap.add_argument(
+        "--only",
+        choices=("incremental", "executors"),
+        help="run just that part (its own table, in bench/results/<part>.json)",
+    )
     args = ap.parse_args()
+    if args.only:
+        figures = _campaign_benches(args.only == "incremental", args.only == "executors")
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"{args.only}.json").write_text(json.dumps(figures, indent=2))
+        return 0
     started = time.time()
     WORK.mkdir(parents=True, exist_ok=True)
     source = WORK / "source-1080p30-20s.mp4"
@@ -501,6 +521,7 @@ def main() -> int:
             }
         )
 
+    campaign = _campaign_benches(not args.skip_incremental, not args.skip_executors)
     report(
         rows,
         noop,
@@ -509,11 +530,30 @@ def main() -> int:
         stills_s,
         long_rows,
         preset_rows,
+        campaign,
         args,
         what,
         time.time() - started,
     )
     return 0
+
+
+def _campaign_benches(incremental: bool, executors: bool) -> dict[str, Any]:
+    """Issue 9's figures on the sample campaign: a no-op render and one manifest change
+    (bench/incremental.py), and the same jobs one at a time, in the local pool and on a
+    Dask LocalCluster (bench/executors.py). Each prints its own table."""
+    figures: dict[str, Any] = {}
+    if incremental:
+        import incremental as incremental_bench
+
+        console.print("incremental renders of the sample campaign ...")
+        figures["incremental"] = incremental_bench.run()
+    if executors:
+        import executors as executors_bench
+
+        console.print("executors: one at a time, local pool, Dask ...")
+        figures["executors"] = executors_bench.run()
+    return figures
 
 
 def report(
@@ -524,6 +564,7 @@ def report(
     stills_s: float,
     long_rows: dict[str, dict[str, Any]],
     preset_rows: list[dict[str, Any]],
+    campaign: dict[str, Any],
     args: argparse.Namespace,
     what: str,
     total: float,
@@ -617,6 +658,7 @@ def report(
         "probe_plan_s": planned.wall_s,
         "long_sources": long_rows,
         "presets": preset_rows,
+        **campaign,
         "total_s": total,
     }
     text = json.dumps(result, indent=2)

@@ -73,10 +73,10 @@ class ExecutorError(PipelineError):
 # How many jobs at once, and how many threads each
 # ---------------------------------------------------------------------------------------
 
-# Cores per concurrent FFmpeg in the local pool's default size. Measured on this 2-core
-# machine (bench notes in pipeline.graph.x264_threads): two jobs at once with the cores
-# shared out were as fast as or faster than one after the other with x264 on every core, so
-# the pool gets one job per core, never more jobs than there are to run.
+# Cores per concurrent FFmpeg in the local pool's default size: one job per core, never more
+# jobs than there are to run. On this 2-core machine two jobs at once (FFmpeg's filter and
+# decoder threads shared out, x264 on its own count) were no slower than one after the
+# other (`make bench`, executors table).
 CORES_PER_JOB = 1
 
 

@@ -432,20 +432,10 @@ def build_vmaf_argv(
     return [ffmpeg_exe, *cmd.get_args()]
 
 
-def x264_threads(share: int) -> int | None:
-    """Each x264 encoder's thread count when its FFmpeg has ``share`` cores (None: x264's
-    own, 1.5 per core of the machine). PROVISIONAL"""
-    return None
-
-
-def _encode_args(job: CutJob, out: OutputJob, threads: int | None = None) -> dict[str, Any]:
+def _encode_args(job: CutJob, out: OutputJob) -> dict[str, Any]:
     e = out.encode
-    # x264's own thread count unless the job has a share of the cores (``x264_threads``)
-    x264 = None if threads is None else x264_threads(threads)
-    share = {} if x264 is None else {"threads": x264}
     return {
         "c:v": "libx264",
-        **share,
         "preset": e.preset,
         "crf": e.crf,
         "profile:v": e.profile,
@@ -538,7 +528,7 @@ def build_argv(
         subs = subtitles[i] if subtitles else None
         v = _video_for(vsplit[i], job, out, subs, fonts_dir, card_streams[i])
         a = asplit[i]
-        streams.append(ffmpeg.output(v, a, f"file:{target}", **_encode_args(job, out, threads)))
+        streams.append(ffmpeg.output(v, a, f"file:{target}", **_encode_args(job, out)))
     cmd = ffmpeg.merge_outputs(*streams).global_args(
         "-y",
         "-hide_banner",
@@ -555,7 +545,7 @@ def build_argv(
 def _shared_threads(args: list[str], threads: int | None) -> list[str]:
     """``args`` with FFmpeg's own thread pools sized to ``threads``: the filter graph's
     (``-filter_threads``, ``-filter_complex_threads``) and each input's decoder (``-threads``
-    before its ``-i``). x264's are set per output (``_encode_args``)."""
+    before its ``-i``). x264 keeps its own (see ``build_argv``)."""
     if threads is None:
         return args
     n = str(threads)

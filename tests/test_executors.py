@@ -280,3 +280,61 @@ def test_a_worker_that_cannot_see_the_output_folder_is_a_clear_error(project, cl
         render_plan(plan.jobs, manifests.output_dir, executor=ex)
     assert str(manifests.output_dir) in str(info.value) and "inproc://" in str(info.value)
     assert not _leftovers(manifests.output_dir)
+
+
+def test_a_lost_worker_s_job_is_rendered_again_and_its_ffmpeg_dies_with_it(project, clips):
+    """SIGKILL the worker mid-encode, as the OOM killer or a lost machine would: Dask runs
+    the job again on a worker, the retry writes its own temporary file, the output is
+    complete and passes verify, and the dead worker's FFmpeg does not go on encoding (its
+    ``-progress`` pipe breaks with the worker, and FFmpeg stops at its next report)."""
+    import os
+    import signal
+
+    import psutil
+
+    from pipeline.verify import verify_output
+
+    manifests, plan = _planned(_project(project, clips["long"], 9.5), small=False)
+    plan = replace(plan, jobs=plan.jobs[:1])
+    out_dir = manifests.output_dir
+    killed: dict[str, object] = {}
+    runs: list[str] = []
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
+        ) as c,
+        DaskExecutor(c.scheduler_address) as ex,
+    ):
+
+        def kill_worker(name: str, secs: float) -> None:
+            if killed:
+                return
+            address = runs[0]
+            pid = ex.client.run(os.getpid, workers=[address])[address]
+            ffmpeg = psutil.Process(pid).children(recursive=True)
+            assert ffmpeg, "no FFmpeg under the worker"
+            killed.update(address=address, ffmpeg=ffmpeg)
+            os.kill(pid, signal.SIGKILL)
+
+        results = render_plan(
+            plan.jobs,
+            out_dir,
+            executor=ex,
+            force=True,
+            on_running=lambda job, where: runs.append(where),
+            on_progress=kill_worker,
+        )
+    assert killed, "the render ended before the worker could be killed"
+    assert len(runs) == 2, f"expected the job to run twice: {runs}"
+    [result] = results
+    assert result.status == RENDERED, result.reason
+    check = verify_output(
+        result.job, out_dir, normalization=result.normalization, loudness_note=result.loudness_note
+    )
+    assert not check.failures, check.failures
+    orphans = killed["ffmpeg"]
+    assert isinstance(orphans, list)
+    _gone, alive = psutil.wait_procs(orphans, timeout=5)
+    assert not alive, f"FFmpeg outlived its worker: {alive}"
+    assert not _leftovers(out_dir), _leftovers(out_dir)
