@@ -150,15 +150,18 @@ def _failed(outputs: tuple[OutputJob, ...], reason: str) -> list[OutputResult]:
 _cancel: Any = None  # in a pool worker: the parent's "stop now" event (see _init_worker)
 
 
-def _init_worker(cancel: Any) -> None:
+def _init_worker(cancel: Any, log_level: int) -> None:
     """Pool initializer. Ctrl-C goes to the whole process group, but only the parent acts on
     it: it sets ``cancel`` and waits, so a worker is never cut down between FFmpeg finishing
     and the rename. The event comes here, not with each job: a plain multiprocessing Event
     can only be inherited, and a manager's proxy shares one connection per thread with the
     progress queue, which a Ctrl-C in the middle of a ``get`` leaves holding a stale reply."""
     global _cancel
+    from pipeline.logs import setup_worker
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _cancel = cancel
+    setup_worker(log_level)
 
 
 def _worker_cancelled() -> bool:
@@ -255,7 +258,7 @@ class LocalExecutor(Executor):
                 max_workers=workers,
                 mp_context=ctx,
                 initializer=_init_worker,
-                initargs=(self._cancel,),
+                initargs=(self._cancel, logging.getLogger("pipeline").getEffectiveLevel()),
             ) as pool:
                 futures: dict[Future[list[OutputResult]], tuple[CutJob, tuple[OutputJob, ...]]]
                 futures = {}

@@ -19,3 +19,23 @@ def setup(console: Console, verbosity: int) -> None:
     # The AWS libraries narrate every request at DEBUG; only -vvv wants that.
     for name in redact.LIBRARIES:
         logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 3 else logging.WARNING)
+    # -v and -vv are the pipeline's own detail; other libraries' DEBUG (Pillow listing its
+    # plugins, fontTools its tables) only at -vvv
+    own = logging.getLogger("pipeline")
+    own.setLevel(logging.NOTSET)  # the root's level, unless:
+    if 0 < verbosity < 3:
+        logging.getLogger().setLevel(logging.INFO)
+        own.setLevel(logging.DEBUG)
+
+
+def setup_worker(level: int) -> None:
+    """In a local pool's worker process: the pipeline's records at ``level`` (the parent's),
+    to stderr, scrubbed like the parent's, so ``-vv`` shows FFmpeg commands run there too."""
+    handler = RichHandler(
+        console=Console(stderr=True), show_time=False, show_path=False, markup=False
+    )
+    handler.addFilter(redact.FILTER)
+    own = logging.getLogger("pipeline")
+    own.handlers[:] = [handler]
+    own.setLevel(level)
+    own.propagate = False

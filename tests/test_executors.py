@@ -338,3 +338,13 @@ def test_a_lost_worker_s_job_is_rendered_again_and_its_ffmpeg_dies_with_it(proje
     _gone, alive = psutil.wait_procs(orphans, timeout=5)
     assert not alive, f"FFmpeg outlived its worker: {alive}"
     assert not _leftovers(out_dir), _leftovers(out_dir)
+
+
+def test_pool_workers_log_their_ffmpeg_commands_at_vv(project, clips, capfd):
+    root = _project(project, clips["short"], 1.0)
+    args = ["-m", str(root / "manifests"), "-vv", "render", "-j", "2"]
+    assert main(args) == 0
+    err = capfd.readouterr().err
+    # one FFmpeg command per job, each logged by the worker process that ran it
+    assert err.count("-filter_complex") >= 2, err[-3000:]
+    assert "Importing" not in err and "Decompiling" not in err  # no other library's DEBUG
