@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline import __version__
+from pipeline import __version__, review
 from pipeline.captions.lint import strict_failures
 from pipeline.captions.model import Track
 from pipeline.captions.read import read_track
@@ -329,6 +329,8 @@ def render_campaign(
         thumbnails=thumbnails,
         contact_sheets=sheets,
     )
+    # the review pages show what the index lists; written first, so index.json stays last
+    review.write(index, out_dir)
     report = Report(plan, verified, write_index(index, out_dir), lint, stills, checks)
     return report
 

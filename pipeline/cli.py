@@ -189,6 +189,20 @@ def _parser() -> argparse.ArgumentParser:
         "without writing images",
     )
     th.add_argument("--force", action="store_true", help="write the images even when up to date")
+    rv = sub.add_parser(
+        "review",
+        help="write the review pages (OUTPUT_DIR/review/index.html) from the rendered "
+        "index.json; --serve to view them in a browser",
+    )
+    rv.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the output folder on 127.0.0.1 and print the review page's address "
+        "(Ctrl-C stops it)",
+    )
+    rv.add_argument(
+        "--port", type=int, default=8000, help="port to serve on (default 8000; 0: any free one)"
+    )
     sm = sub.add_parser("samples", help="generate the sample campaign's footage into media/")
     sm.add_argument("--force", action="store_true", help="regenerate even if present")
     return p
@@ -495,6 +509,7 @@ def _render(args: argparse.Namespace, console: Console) -> int:
         )
     lint_lines = [(p, w) for p, ws in sorted(report.caption_lint.items()) for w in ws]
     index_at = os.path.relpath(report.index_path or "")
+    review_at = os.path.join(os.path.dirname(index_at), "review", "index.html")
     kept = f", {counts[KEPT]} not selected (kept as they are)" if counts.get(KEPT) else ""
     if idle:
         n_lint = len(lint_lines)
@@ -503,7 +518,7 @@ def _render(args: argparse.Namespace, console: Console) -> int:
         n = counts[UP_TO_DATE]
         console.print(
             f"nothing to do: {n} output{'' if n == 1 else 's'} up to date{kept}; "
-            f"index: {index_at}{lint_note}",
+            f"index: {index_at}; review: {review_at}{lint_note}",
             soft_wrap=True,
         )
     else:
@@ -516,7 +531,7 @@ def _render(args: argparse.Namespace, console: Console) -> int:
                 console.print(f"  {path}: {warning}", markup=False, highlight=False, soft_wrap=True)
         console.print(
             f"{counts[RENDERED]} rendered, {counts[UP_TO_DATE]} up to date{kept}, "
-            f"{counts[FAILED]} failed; index: {index_at}"
+            f"{counts[FAILED]} failed; index: {index_at}; review: {review_at}"
         )
     if args.summary is not None:
         # before publishing, so a failed upload still leaves the summary (CI uploads it)
@@ -739,6 +754,8 @@ def _run_publish(
     )
     if report.history_key:
         console.print(f"previous index kept as {report.history_key}", markup=False)
+    if report.review_url:
+        console.print(f"review: {_shown_url(report.review_url)}", markup=False, soft_wrap=True)
     return report
 
 
@@ -953,7 +970,64 @@ def _samples(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _review(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from pipeline import review
+    from pipeline.errors import ReviewError
+    from pipeline.index import INDEX_FILE
+    from pipeline.manifest_load import load_manifests
+
+    out_dir = load_manifests(args.manifests).output_dir
+    try:
+        index = json.loads((out_dir / INDEX_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReviewError(
+            f"no {INDEX_FILE} in {_shown_path(out_dir)}: nothing is rendered yet (run "
+            "`make render` first)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ReviewError(f"cannot read {_shown_path(out_dir / INDEX_FILE)}: {exc}") from None
+    page = review.write(index, out_dir)
+    console.print(f"review: {_shown_path(page)}", markup=False, soft_wrap=True)
+    if not args.serve:
+        return 0
+    from pipeline.review_server import HOST, server
+
+    try:
+        srv = server(out_dir, args.port)
+    except OSError as exc:
+        raise ReviewError(
+            f"cannot serve on {HOST}:{args.port}: {exc.strerror or exc} (another server there? "
+            "try --port 0)"
+        ) from None
+    port = srv.server_address[1]
+    console.print(
+        f"serving {_shown_path(out_dir)} at http://{HOST}:{port}/  (Ctrl-C to stop)\n"
+        f"review page: http://{HOST}:{port}/{review.REVIEW_DIR}/{review.OVERVIEW}",
+        markup=False,
+        soft_wrap=True,
+    )
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        srv.server_close()
+    return 0
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working folder when it is under it (messages never show
+    where the project lives on this machine otherwise)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 COMMANDS = {
+    "review": _review,
     "validate": _validate,
     "plan": _plan,
     "render": _render,

@@ -134,3 +134,9 @@ class CaptionError(PipelineError):
     def __str__(self) -> str:
         where = self.label if self.line is None else f"{self.label}:{self.line}"
         return f"{where}: {self.reason}"
+
+
+class ReviewError(PipelineError):
+    """The review pages cannot be written or served: names the file or address."""
+
+    exit_code = 2

@@ -28,6 +28,7 @@ CONTENT_TYPES = {
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
     ".json": "application/json",
+    ".html": "text/html; charset=utf-8",  # the review pages (pipeline.review)
 }
 # A key changes whenever its bytes do, so what is under it never changes: cache it for a year.
 IMMUTABLE = "public, max-age=31536000, immutable"

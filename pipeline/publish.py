@@ -14,6 +14,7 @@ are in place and render has already written the index, so there is nothing to se
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -22,11 +23,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from pipeline import review
 from pipeline.errors import PublishError
 from pipeline.index import INDEX_FILE
 from pipeline.index_history import (
     ISO,
+    META_CONTENT,
     HistoryEntry,
     RollbackReport,
     history,
@@ -39,9 +43,11 @@ from pipeline.index_history import (
 from pipeline.objects import (
     HASH_CHARS,
     IMMUTABLE,
+    REVALIDATE,
     LocalFile,
     content_key,
     content_type,
+    join_key,
     local_files,
     read_local_index,
     rewrite_urls,
@@ -92,6 +98,7 @@ class PublishReport:
     # dry run
     index_action: str = ""
     history_key: str | None = None  # where the replaced index was kept
+    review_url: str = ""  # the review site's overview page in storage
     verified: dict[str, str] = field(default_factory=dict)  # key -> how it was checked
 
     @property
@@ -156,6 +163,7 @@ def publish(
         return report
 
     _send(storage, to_send, report, progress)
+    report.review_url = _put_review(storage, config, doc, uploads)
     # Only now, with every object in place and checked, does the index change.
     if same:
         report.index_action = "unchanged"
@@ -164,6 +172,30 @@ def publish(
     report.index_action = "replaced" if live else "created"
     log.info("published %s (%s)", report.index_key, report.index_action)
     return report
+
+
+def _put_review(
+    storage: Storage, config: StorageConfig, doc: dict[str, Any], uploads: dict[str, Upload]
+) -> str:
+    """Put the review pages (``pipeline.review``) at fixed keys beside index.json, each
+    linking to the objects just published: by relative path, so the site works from any
+    address the bucket is served at; with a private bucket, by the presigned URLs the index
+    lists (they expire with it). A page already there with the same content is not sent
+    again. Returns the overview's URL."""
+    folder = join_key(config.prefix, review.REVIEW_DIR)
+    overview_key = f"{folder}/{review.OVERVIEW}"
+    url_for = storage.url if config.urls == "presigned" else review.relative_url(overview_key)
+    site = review.pages(doc, lambda rel: url_for(uploads[rel].key))
+    for name, text in site.items():
+        key = f"{folder}/{name}"
+        body = text.encode()
+        digest = hashlib.sha256(body).hexdigest()
+        stored = storage.head(key)
+        if stored is not None and (stored.metadata or {}).get(META_CONTENT) == digest:
+            continue
+        storage.put(key, body, content_type(name), REVALIDATE, {META_CONTENT: digest})
+    log.debug("review pages: %d in %s", len(site), folder)
+    return storage.url(overview_key)
 
 
 def _local(out_dir: Path, files: list[LocalFile], dry_run: bool) -> PublishReport:

@@ -9,8 +9,9 @@ import pytest
 from tests.clips import SHARED_MEDIA
 
 # Real S3 for the storage tests: moto's server (s3_endpoint, s3_bucket, fake_aws_credentials)
-# and a fault-injecting proxy in front of it (fault_proxy).
-pytest_plugins = ["tests.s3server", "tests.faultproxy"]
+# and a fault-injecting proxy in front of it (fault_proxy); headless Chromium for the review
+# pages (chromium_browser, browser_page).
+pytest_plugins = ["tests.s3server", "tests.faultproxy", "tests.browser"]
 
 CAMPAIGN = """\
 name: Test campaign

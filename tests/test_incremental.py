@@ -264,9 +264,10 @@ def test_cli_says_why_then_nothing_to_do(project, clips, capsys, monkeypatch):
     out, err = capsys.readouterr()
     lines = [ln for ln in err.splitlines() if ln.strip()]
     index = os.path.relpath(root / "out" / "index.json")
+    review = os.path.relpath(root / "out" / "review" / "index.html")
     assert len(lines) == 1 and lines[0] == (
-        f"nothing to do: 1 output up to date; index: {index}; 2 caption lint warnings "
-        "(-v lists them)"
+        f"nothing to do: 1 output up to date; index: {index}; review: {review}; 2 caption "
+        "lint warnings (-v lists them)"
     ), err
     assert out == "", "no summary table when nothing happened"
     assert main([*argv, "--force"]) == 0

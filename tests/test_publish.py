@@ -380,7 +380,7 @@ def test_boto3s_own_endpoint_variables_are_honoured(
     assert cfg.endpoint_url is None
     report = publish(project / "out", cfg)
     assert report.index_url == f"{s3_endpoint}/{s3_bucket}/campaign/index.json"
-    assert len(bucket_keys(s3_endpoint, s3_bucket)) == 14
+    assert len(bucket_keys(s3_endpoint, s3_bucket)) == 16  # 13 files, 2 review pages and index.json
 
 
 def test_rollback_restores_the_previous_index(copy, s3_endpoint, s3_bucket):
@@ -523,7 +523,7 @@ def test_render_publish_publishes_after_a_clean_render(copy, s3_endpoint, s3_buc
     }.items():
         monkeypatch.setenv(name, value)
     assert main(["-q", "-m", str(copy / "manifests"), "render", "--publish"]) == 0
-    assert len(bucket_keys(s3_endpoint, s3_bucket)) == 14  # 13 files and index.json
+    assert len(bucket_keys(s3_endpoint, s3_bucket)) == 16  # 13 files, 2 review pages and index.json
 
     monkeypatch.setenv("PIPELINE_S3_BUCKET", "missing-bucket-" + os.urandom(4).hex())
     # a storage that cannot be reached fails before the render, not after it
@@ -576,3 +576,47 @@ def test_local_storage_publishes_the_output_folder_as_it_is(project):
     assert (project / "out" / "index.json").read_bytes() == index
     with pytest.raises(PublishError, match="needs remote storage"):
         rollback(storage_config(None, {}))
+
+
+def test_review_pages_are_published_and_every_link_resolves_in_the_bucket(
+    project, s3_endpoint, s3_bucket
+):
+    """The review site goes up beside index.json; each page's links are relative paths to
+    the content-addressed keys, so they resolve wherever the bucket is served."""
+    from html.parser import HTMLParser
+    from urllib.parse import urljoin
+
+    report = publish(project / "out", config(s3_endpoint, s3_bucket))
+    assert report.review_url == f"{s3_endpoint}/{s3_bucket}/campaign/review/index.html"
+    body, headers = fetch(report.review_url)
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert headers["cache-control"] == "no-cache"
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refs: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.refs += [v for k, v in attrs if k in ("src", "href", "poster") and v]
+
+    overview = Links()
+    overview.feed(body.decode())
+    pages = [r for r in overview.refs if r.endswith(".html")]
+    assert pages == ["pub-study.html"]
+    page_url = urljoin(report.review_url, pages[0])
+    page = Links()
+    page.feed(fetch(page_url)[0].decode())
+    assert page.refs
+    local = {
+        sha((project / "out" / rel).read_bytes())
+        for rel, _ in published_pairs(project, report.index_url)
+    }
+    for ref in {*overview.refs, *page.refs} - {"index.html", "pub-study.html", "#main"}:
+        assert "://" not in ref and not ref.startswith("/"), ref
+        data, _ = fetch(urljoin(page_url, ref))
+        assert sha(data) in local, ref  # a published file, byte for byte
+
+    # nothing changed: the pages are not sent again
+    again = publish(project / "out", config(s3_endpoint, s3_bucket))
+    assert again.uploaded == [] and again.index_action == "unchanged"

@@ -8,6 +8,7 @@ import json
 import shutil
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -138,9 +139,11 @@ def test_sample_campaign_publishes_to_s3(
     s3_bucket: str,
     fake_aws_credentials: tuple[str, str],
     monkeypatch: pytest.MonkeyPatch,
+    browser_page: Any,
 ) -> None:
     """What `make render` does with S3 configured (here by environment only, as CI would):
-    the sample campaign goes up, and every URL in the published index serves its bytes."""
+    the sample campaign goes up, every URL in the published index serves its bytes, and the
+    review site served from the bucket plays in Chromium."""
     settings = {
         "PIPELINE_STORAGE": "s3",
         "PIPELINE_S3_BUCKET": s3_bucket,
@@ -162,6 +165,13 @@ def test_sample_campaign_publishes_to_s3(
         with urllib.request.urlopen(url) as r:
             served = hashlib.sha256(r.read()).hexdigest()
         assert served == hashlib.sha256((sample_project / "out" / rel).read_bytes()).hexdigest()
+    review_url = f"{s3_endpoint}/{s3_bucket}/campaign/review/index.html"
+    counted = _check_review_site(browser_page, review_url, sample_project / "out", "review-s3")
+    assert counted["videos"] == len(listed_outputs(local))
+
+
+def listed_outputs(index: dict[str, Any]) -> list[dict[str, Any]]:
+    return [o for cs in index["case_studies"] for o in cs["outputs"]]
 
 
 def test_plan_command_prints_jobs(sample_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -172,3 +182,179 @@ def test_plan_command_prints_jobs(sample_project: Path, capsys: pytest.CaptureFi
     assert main(["-m", str(sample_project / "manifests"), "plan", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert len(plan["jobs"]) == 6
+
+
+# ---------------------------------------------------------------------------------------
+# The review site, in a real headless Chromium (tests/browser.py)
+# ---------------------------------------------------------------------------------------
+
+# Everything on one page the test checks, measured by the browser itself: each video's
+# metadata, each caption track's cues, each image; waits for each to load or fail.
+PAGE_FACTS = """async () => {
+  const settle = (el, ready, events) => new Promise(resolve => {
+    if (ready()) return resolve();
+    events.forEach(e => el.addEventListener(e, () => resolve(), {once: true}));
+    setTimeout(resolve, 30000);
+  });
+  const videos = [...document.querySelectorAll('video')];
+  await Promise.all(videos.map(v => settle(v, () => v.readyState >= 1 || v.error,
+                                           ['loadedmetadata', 'error'])));
+  const tracks = [...document.querySelectorAll('track')];
+  await Promise.all(tracks.map(t => settle(t, () => t.readyState >= 2, ['load', 'error'])));
+  const imgs = [...document.querySelectorAll('img')];
+  await Promise.all(imgs.map(i => settle(i, () => i.complete, ['load', 'error'])));
+  return {
+    videos: videos.map(v => ({
+      output: v.closest('article').dataset.output,
+      badge: v.closest('article').dataset.badge,
+      duration: v.duration, width: v.videoWidth, height: v.videoHeight,
+      error: v.error ? v.error.code : null, label: v.getAttribute('aria-label'),
+      tracks: [...v.querySelectorAll('track')].map(t => ({
+        lang: t.srclang, label: t.label, state: t.readyState, mode: t.track.mode,
+        cues: t.track.cues ? t.track.cues.length : -1,
+      })),
+    })),
+    images: imgs.map(i => ({src: i.currentSrc, ok: i.complete && i.naturalWidth > 0,
+                            alt: i.alt})),
+    rows: [...document.querySelectorAll('tr[data-case]')].map(r => [r.dataset.case,
+                                                                   r.dataset.badge]),
+    links: [...document.querySelectorAll('tr[data-case] a')].map(a => a.href),
+  };
+}"""
+
+
+# Each player to the middle of its first caption cue, so a screenshot shows captions on.
+SHOW_FIRST_CUE = """async () => {
+  await Promise.all([...document.querySelectorAll('video')].map(v => new Promise(resolve => {
+    const cues = v.textTracks.length ? v.textTracks[0].cues : null;
+    if (!cues || !cues.length) return resolve();
+    v.addEventListener('seeked', () => resolve(), {once: true});
+    setTimeout(resolve, 10000);
+    v.currentTime = (cues[0].startTime + cues[0].endTime) / 2;
+  })));
+}"""
+
+
+def _expected_badge(out: dict[str, Any]) -> str:
+    if (out.get("checks") or {}).get("failures"):
+        return "fail"
+    return "warn" if out["caption_lint"]["warnings"] else "pass"
+
+
+def _cue_count(path: Path) -> int:
+    import webvtt
+
+    return len(webvtt.read(str(path)))
+
+
+def _check_review_site(
+    browser_page: Any, overview_url: str, out_dir: Path, shots: str
+) -> dict[str, int]:
+    """Open the overview and every case study's page; check every player, caption track,
+    image and badge against index.json and the files. Returns counts for the caller."""
+    index = json.loads((out_dir / "index.json").read_text())
+    cases = {cs["id"]: cs for cs in index["case_studies"]}
+    browser_page.goto(overview_url)
+    overview = browser_page.evaluate(PAGE_FACTS)
+    browser_page.screenshot(f"{shots}-overview.png")
+    assert dict(overview["rows"]) == {
+        cid: "fail"
+        if cs["errors"]
+        else max((_expected_badge(o) for o in cs["outputs"]), key=["pass", "warn", "fail"].index)
+        for cid, cs in cases.items()
+    }
+    assert all(img["ok"] for img in overview["images"]), overview["images"]
+    counted = {"videos": 0, "tracks": 0, "cues": 0, "images": len(overview["images"])}
+    for link in overview["links"]:
+        browser_page.goto(link)
+        facts = browser_page.evaluate(PAGE_FACTS)
+        cid = link.rsplit("/", 1)[-1].split("?")[0].removesuffix(".html")
+        browser_page.evaluate(SHOW_FIRST_CUE)  # the screenshot shows the captions on
+        browser_page.screenshot(f"{shots}-{cid}.png")
+        outputs = {o["url"]: o for o in cases[cid]["outputs"]}
+        assert sorted(v["output"] for v in facts["videos"]) == sorted(outputs), cid
+        for v in facts["videos"]:
+            o = outputs[v["output"]]
+            assert v["error"] is None, v
+            assert abs(v["duration"] - o["duration_s"]) < 0.05, v
+            assert (v["width"], v["height"]) == (o["width"], o["height"]), v
+            assert v["badge"] == _expected_badge(o), v
+            assert v["label"] and cases[cid]["title"] in v["label"]
+            vtts = {c["lang"]: c["url"] for c in o["captions"] if c["format"] == "vtt"}
+            assert [t["lang"] for t in v["tracks"]] == list(vtts), v
+            for n, t in enumerate(v["tracks"]):
+                assert t["state"] == 2, f"{v['output']} {t['lang']} track did not load: {t}"
+                assert t["cues"] == _cue_count(out_dir / vtts[t["lang"]]) > 0, t
+                assert t["mode"] == ("showing" if n == 0 else "hidden"), t  # captions on
+                assert t["label"]
+                counted["tracks"] += 1
+                counted["cues"] += t["cues"]
+            counted["videos"] += 1
+        bad = [i for i in facts["images"] if not i["ok"] or not i["alt"]]
+        assert not bad and facts["images"], bad
+        counted["images"] += len(facts["images"])
+    assert len(overview["links"]) == len(cases)
+    assert not browser_page.problems, browser_page.problems
+    return counted
+
+
+@pytest.mark.render
+def test_review_site_opened_from_disk_shows_the_whole_campaign(
+    sample_project: Path, browser_page: Any
+) -> None:
+    out_dir = sample_project / "out"
+    counted = _check_review_site(
+        browser_page, (out_dir / "review" / "index.html").as_uri(), out_dir, "review-disk"
+    )
+    index = json.loads((out_dir / "index.json").read_text())
+    assert counted["videos"] == sum(len(cs["outputs"]) for cs in index["case_studies"])
+
+
+@pytest.mark.render
+def test_review_site_is_keyboard_navigable(sample_project: Path, browser_page: Any) -> None:
+    """From the top of a case study's page, Tab alone reaches the skip link first, then every
+    player and every checks-and-notes disclosure."""
+    page_path = sample_project / "out" / "review" / "avon-somerset-youth.html"
+    browser_page.goto(page_path.as_uri())
+    reached: list[str] = []
+    for _ in range(300):
+        browser_page.keyboard.press("Tab")
+        here = browser_page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return e.id || e.tagName + ':' + (e.textContent || '').trim().slice(0, 30); }"
+        )
+        reached.append(here)
+    assert reached[0] == "A:Skip to content"
+    videos = browser_page.evaluate("() => [...document.querySelectorAll('video')].map(v => v.id)")
+    assert videos and set(videos) <= set(reached), (videos, reached[:40])
+    summaries = [r for r in reached if r.startswith("SUMMARY:Checks and notes")]
+    assert len(set(summaries)) >= 1
+
+
+@pytest.mark.render
+def test_review_serve_serves_the_site_to_the_browser(
+    sample_project: Path, browser_page: Any
+) -> None:
+    import threading
+
+    from pipeline.review_server import server
+
+    out_dir = sample_project / "out"
+    srv = server(out_dir, 0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{srv.server_address[1]}"
+        counted = _check_review_site(
+            browser_page, f"{base}/review/index.html", out_dir, "review-http"
+        )
+        assert counted["videos"] > 0
+        # a served player can seek (the server answers byte ranges)
+        seekable = browser_page.evaluate(
+            "() => { const v = document.querySelector('video');"
+            " return v.seekable.length ? v.seekable.end(0) : 0; }"
+        )
+        assert seekable > 1.0
+    finally:
+        srv.shutdown()
+        srv.server_close()
