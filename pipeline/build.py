@@ -13,10 +13,10 @@ from pipeline import __version__, review
 from pipeline.captions.lint import strict_failures
 from pipeline.captions.model import Track
 from pipeline.captions.read import read_track
-from pipeline.errors import CaptionError, SourceError
+from pipeline.errors import CaptionError, SourceError, SpeechError
 from pipeline.ffmpeg_run import ffmpeg_version
 from pipeline.index import IndexedOutput, build_index, write_index
-from pipeline.jobs import CutJob, OutputJob, Plan
+from pipeline.jobs import CutJob, DraftCaptions, OutputJob, Plan
 from pipeline.manifest_load import Manifests, load_manifests
 from pipeline.objects import content_type
 from pipeline.plan import make_plan, needs_analysis
@@ -24,6 +24,7 @@ from pipeline.posters import Image, StillsResult, kept_stills, render_stills
 from pipeline.probe import SourceInfo, probe
 from pipeline.render import FAILED, KEPT, RENDERED, Lock, OutputResult, render_plan
 from pipeline.scene import SourceAnalysis, cached_analysis
+from pipeline.speech.captions import Draft, draft_captions, transcript_track
 from pipeline.storage import LocalFolder
 
 if TYPE_CHECKING:
@@ -54,23 +55,64 @@ def probe_sources(manifests: Manifests) -> dict[str, SourceInfo | SourceError]:
     return results
 
 
-def read_captions(manifests: Manifests) -> dict[str, dict[str, Track] | CaptionError]:
-    """Parse every case study's caption files; a broken file fails only its case study."""
+TRANSCRIPT_SUFFIX = ".txt"  # a caption "file" that is a plain transcript, to be aligned
+
+
+def read_captions(
+    manifests: Manifests,
+    sources: dict[str, SourceInfo | SourceError] | None = None,
+    on_speech: Callable[[str, float], None] | None = None,
+) -> tuple[dict[str, dict[str, Track] | CaptionError], dict[str, list[Draft]]]:
+    """Every case study's caption tracks: timed files parsed, transcripts (.txt) aligned to
+    the source's speech; and the drafts `auto` languages get by recognition (written next to
+    the manifest, never a track). A broken file fails only its case study. ``on_speech``
+    reports (case study, fraction done) while an engine runs."""
     results: dict[str, dict[str, Track] | CaptionError] = {}
+    drafts: dict[str, list[Draft]] = {}
+    cache = manifests.root / CACHE_DIR
     for loaded in manifests.case_studies:
+        cid = loaded.study.id
+        info = (sources or {}).get(cid)
         tracks: dict[str, Track] = {}
+
+        def progress(done: float, cid: str = cid) -> None:
+            if on_speech is not None:
+                on_speech(cid, done)
+
         try:
             for lang, path in loaded.caption_paths().items():
                 label = manifests.label(path)
-                tracks[lang] = read_track(path, lang, label)
+                if path.suffix.lower() == TRANSCRIPT_SUFFIX:
+                    if not isinstance(info, SourceInfo):
+                        continue  # the source is missing: the case study fails for that
+                    tracks[lang] = transcript_track(
+                        path, lang, label, Path(info.path), info.sha256, cache, progress=progress
+                    )
+                else:
+                    tracks[lang] = read_track(path, lang, label)
                 for warning in tracks[lang].warnings:
-                    log.warning("%s: %s", loaded.study.id, warning)
-        except CaptionError as exc:
-            log.error("%s: captions %s", loaded.study.id, exc)
-            results[loaded.study.id] = exc
+                    log.warning("%s: %s", cid, warning)
+            if isinstance(info, SourceInfo):
+                for lang in loaded.auto_captions():
+                    draft = draft_captions(
+                        loaded.draft_path(lang),
+                        lang,
+                        Path(info.path),
+                        info.sha256,
+                        cache,
+                        progress=progress,
+                    )
+                    drafts.setdefault(cid, []).append(draft)
+        except (CaptionError, SpeechError) as exc:
+            log.error("%s: captions %s", cid, exc)
+            results[cid] = (
+                exc
+                if isinstance(exc, CaptionError)
+                else CaptionError(manifests.label(loaded.file), None, str(exc))
+            )
             continue
-        results[loaded.study.id] = tracks
-    return results
+        results[cid] = tracks
+    return results, drafts
 
 
 def analyze_sources(
@@ -112,12 +154,14 @@ def plan_campaign(
     *,
     analyse: bool = True,
     on_analysis: Callable[[str, float], None] | None = None,
+    on_speech: Callable[[str, float], None] | None = None,
 ) -> tuple[Manifests, Plan]:
-    """Load, probe, read captions, analyse (unless ``analyse`` is False: crops are then
-    centred, which is enough to validate) and plan."""
+    """Load, probe, read captions (aligning transcripts and drafting `auto` captions),
+    analyse (unless ``analyse`` is False: crops are then centred, which is enough to
+    validate) and plan."""
     manifests = load_manifests(manifest_dir, root)
     sources = probe_sources(manifests)
-    captions = read_captions(manifests)
+    captions, drafts = read_captions(manifests, sources, on_speech)
     analyses = analyze_sources(manifests, sources, on_analysis) if analyse else {}
     plan = make_plan(
         manifests,
@@ -128,7 +172,12 @@ def plan_campaign(
         analyses=analyses,
         assets=brand_assets(manifests),
     )
-    return manifests, plan
+    planned_drafts = tuple(
+        DraftCaptions(cid, d.lang, manifests.label(d.path), d.cues, d.words, d.engine, d.kept)
+        for cid, ds in drafts.items()
+        for d in ds
+    )
+    return manifests, replace(plan, drafts=planned_drafts)
 
 
 def brand_assets(manifests: Manifests) -> dict[str, str]:
@@ -328,11 +377,29 @@ def render_campaign(
         __version__,
         thumbnails=thumbnails,
         contact_sheets=sheets,
+        drafts=_drafts_for_index(plan),
     )
     # the review pages show what the index lists; written first, so index.json stays last
     review.write(index, out_dir)
     report = Report(plan, verified, write_index(index, out_dir), lint, stills, checks)
     return report
+
+
+def _drafts_for_index(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for d in plan.drafts:
+        found.setdefault(d.case_id, []).append(
+            {
+                "lang": d.lang,
+                "draft": True,
+                "file": d.file,
+                "cues": d.cues,
+                "words": d.words,
+                "engine": d.engine,
+                "edited": d.kept,
+            }
+        )
+    return found
 
 
 def verify_output(out: OutputJob, out_dir: Path, **kwargs: Any) -> CheckResult:

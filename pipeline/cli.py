@@ -15,7 +15,8 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from pipeline.build import Report
     from pipeline.changes import Changed
     from pipeline.executors import Executor
-    from pipeline.jobs import OutputJob, Plan
+    from pipeline.jobs import DraftCaptions, OutputJob, Plan
     from pipeline.manifest_load import Manifests
     from pipeline.publish import PublishReport
     from pipeline.storage import StorageConfig
@@ -202,6 +203,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     rv.add_argument(
         "--port", type=int, default=8000, help="port to serve on (default 8000; 0: any free one)"
+    )
+    cp = sub.add_parser(
+        "captions",
+        help="captions from speech without rendering: align a case study's transcripts, or "
+        "draft captions by speech recognition",
+    )
+    cpsub = cp.add_subparsers(dest="captions_command", required=True, metavar="ACTION")
+    ca = cpsub.add_parser(
+        "align",
+        help="align each transcript (.txt under captions:) to the speech; write "
+        "<id>.<lang>.aligned.vtt next to the manifest to check the timing",
+    )
+    ca.add_argument("case", help="case study id")
+    cd = cpsub.add_parser(
+        "draft",
+        help="recognise the speech and write <id>.<lang>.draft.vtt next to the manifest "
+        "(the languages set to auto, else --lang)",
+    )
+    cd.add_argument("case", help="case study id")
+    cd.add_argument(
+        "--lang", default=None, help="language to draft (default: the auto ones, or en)"
     )
     sm = sub.add_parser("samples", help="generate the sample campaign's footage into media/")
     sm.add_argument("--force", action="store_true", help="regenerate even if present")
@@ -533,6 +555,8 @@ def _render(args: argparse.Namespace, console: Console) -> int:
             f"{counts[RENDERED]} rendered, {counts[UP_TO_DATE]} up to date{kept}, "
             f"{counts[FAILED]} failed; index: {index_at}; review: {review_at}"
         )
+    for d in plan.drafts:
+        console.print(_draft_line(d), style="yellow", markup=False, soft_wrap=True)
     if args.summary is not None:
         # before publishing, so a failed upload still leaves the summary (CI uploads it)
         _write_summary(args.summary, plan, report, counts)
@@ -610,6 +634,15 @@ def _selected(console: Console, manifests: Manifests, changed: Changed) -> froze
     return sel.case_ids
 
 
+def _draft_line(d: DraftCaptions) -> str:
+    edited = "; edited by hand, kept as it is" if d.kept else ""
+    return (
+        f"DRAFT {d.case_id} ({d.lang}): {d.file}, {d.cues} cues from {d.words} recognised "
+        f"words ({d.engine}){edited}; not burned in or published: review it, then name it "
+        "under captions: in the manifest in place of auto"
+    )
+
+
 def _write_summary(path: Path, plan: Plan, report: Report, counts: dict[str, int]) -> None:
     """The render summary as a file: JSON when ``path`` ends in .json, else Markdown. Written
     to a temporary file beside it and renamed, so a reader never sees half of one."""
@@ -645,7 +678,13 @@ def _write_summary(path: Path, plan: Plan, report: Report, counts: dict[str, int
         )
     index = os.path.relpath(report.index_path) if report.index_path else None
     if path.suffix.lower() == ".json":
-        doc = {"campaign": plan.campaign, "counts": counts, "index": index, "outputs": rows}
+        doc = {
+            "campaign": plan.campaign,
+            "counts": counts,
+            "index": index,
+            "outputs": rows,
+            "draft_captions": [asdict(d) for d in plan.drafts],
+        }
         text = json.dumps(doc, indent=2) + "\n"
     else:
 
@@ -674,6 +713,9 @@ def _write_summary(path: Path, plan: Plan, report: Report, counts: dict[str, int
             + f" | {cell(checked(r['checks']))} |"
             for r in rows
         ]
+        if plan.drafts:
+            lines += ["", "## Draft captions (speech recognition): review before use", ""]
+            lines += [f"- {_draft_line(d)}" for d in plan.drafts]
         text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # same folder: atomic rename
@@ -1026,7 +1068,77 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
+def _captions(args: argparse.Namespace, console: Console) -> int:
+    from pipeline.build import CACHE_DIR, TRANSCRIPT_SUFFIX
+    from pipeline.captions.sidecar import to_webvtt
+    from pipeline.errors import SpeechError
+    from pipeline.manifest_load import load_manifests
+    from pipeline.probe import probe
+    from pipeline.speech.captions import draft_captions, transcript_track
+
+    manifests = load_manifests(args.manifests)
+    found = [c for c in manifests.case_studies if c.study.id == args.case]
+    if not found:
+        known = ", ".join(c.study.id for c in manifests.case_studies)
+        raise SpeechError(f"no case study {args.case!r} (known: {known})")
+    loaded = found[0]
+    cache = manifests.root / CACHE_DIR
+    label = manifests.label(loaded.source_path)
+    info = probe(loaded.source_path, cache / "source-hashes.json", label=label)
+    with _progress(args, console, eta=True) as progress:
+
+        def bar(what: str) -> Callable[[float], None]:
+            task = progress.add_task(what, total=1.0)
+            return lambda done: progress.update(task, completed=done)
+
+        if args.captions_command == "align":
+            transcripts = {
+                lang: p
+                for lang, p in loaded.caption_paths().items()
+                if p.suffix.lower() == TRANSCRIPT_SUFFIX
+            }
+            if not transcripts:
+                raise SpeechError(
+                    f"{manifests.label(loaded.file)}: no transcript (.txt) under captions: to align"
+                )
+            for lang, path in transcripts.items():
+                label = manifests.label(path)
+                track = transcript_track(
+                    path, lang, label, Path(info.path), info.sha256, cache,
+                    progress=bar(f"aligning {label}"),
+                )  # fmt: skip
+                target = loaded.file.parent / f"{loaded.study.id}.{lang}.aligned.vtt"
+                tmp = target.with_name(f".{target.name}.partial")
+                tmp.write_text(to_webvtt(track.cues), encoding="utf-8")
+                os.replace(tmp, target)
+                for w in track.warnings:
+                    console.print(f"  {w}", markup=False, soft_wrap=True)
+                console.print(
+                    f"{label}: {len(track.cues)} cues, {len(track.warnings)} word(s) not "
+                    f"placed by the aligner; timing to check: {manifests.label(target)}",
+                    markup=False,
+                    soft_wrap=True,
+                )
+            return 0
+        langs = [args.lang] if args.lang else (loaded.auto_captions() or ["en"])
+        for lang in langs:
+            draft = draft_captions(
+                loaded.draft_path(lang), lang, Path(info.path), info.sha256, cache,
+                progress=bar(f"recognising {loaded.study.id} ({lang})"),
+            )  # fmt: skip
+            state = " (edited by hand: kept as it is)" if draft.kept else ""
+            console.print(
+                f"DRAFT {manifests.label(draft.path)}: {draft.cues} cues from {draft.words} "
+                f"recognised words ({draft.engine}){state}; review it, then name it under "
+                "captions: in the manifest in place of auto",
+                markup=False,
+                soft_wrap=True,
+            )
+    return 0
+
+
 COMMANDS = {
+    "captions": _captions,
     "review": _review,
     "validate": _validate,
     "plan": _plan,

@@ -140,3 +140,10 @@ class ReviewError(PipelineError):
     """The review pages cannot be written or served: names the file or address."""
 
     exit_code = 2
+
+
+class SpeechError(PipelineError):
+    """Speech cannot be aligned or recognised: no audio, an engine or model missing, a
+    language the engine does not know. Names the file, engine or model path."""
+
+    exit_code = 2

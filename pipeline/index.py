@@ -54,6 +54,7 @@ def build_index(
     *,
     thumbnails: dict[str, list[dict[str, Any]]] | None = None,
     contact_sheets: dict[str, dict[str, Any] | None] | None = None,
+    drafts: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     when = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     studies = []
@@ -101,6 +102,9 @@ def build_index(
                 ],
                 "thumbnails": (thumbnails or {}).get(cs["id"], []),
                 "contact_sheet": (contact_sheets or {}).get(cs["id"]),
+                # `captions: auto`: recognised drafts awaiting review, next to the manifest;
+                # not published, not in any output until the manifest names the reviewed file
+                "draft_captions": (drafts or {}).get(cs["id"], []),
             }
         )
     return {

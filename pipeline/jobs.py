@@ -275,6 +275,20 @@ class FailedCase:
 
 
 @dataclass(frozen=True)
+class DraftCaptions:
+    """Draft captions by speech recognition (`captions: auto`), written for review: never a
+    caption track of any output until the manifest names the reviewed file."""
+
+    case_id: str
+    lang: str
+    file: str  # relative to the project root
+    cues: int
+    words: int
+    engine: str
+    kept: bool = False  # edited by hand since it was drafted, so not rewritten
+
+
+@dataclass(frozen=True)
 class Plan:
     campaign: str
     output_dir: str
@@ -282,6 +296,7 @@ class Plan:
     failed: tuple[FailedCase, ...] = ()
     case_studies: tuple[dict[str, str], ...] = field(default=())  # id, title, area, description
     stills: tuple[StillsJob, ...] = ()
+    drafts: tuple[DraftCaptions, ...] = ()
 
 
 def cut_key(job: CutJob) -> str:

@@ -472,6 +472,10 @@ class Output(Settings):
         return self
 
 
+# `captions: auto`: draft captions by recognising the speech, in this language by default
+AUTO, AUTO_LANGUAGE = "auto", "en"
+
+
 class CaseStudy(Strict):
     id: str = Field(pattern=SLUG, min_length=2, max_length=64)
     title: str = Field(min_length=1)
@@ -483,8 +487,12 @@ class CaseStudy(Strict):
     )
     captions: dict[str, PathText] = Field(
         default_factory=dict,
-        description="Caption file per language code, relative to this manifest, inside the "
-        "project root",
+        description="Captions per language code: a timed caption file (.vtt, .srt), or a "
+        "plain-text transcript (.txt) aligned to the speech, relative to this manifest and "
+        "inside the project root; or `auto` to draft captions by speech recognition "
+        "(`captions: auto` is `captions: {en: auto}`). Drafts are written next to the "
+        "manifest as <id>.<lang>.draft.vtt and never burned in or published until the "
+        "manifest names the reviewed file instead of `auto`",
     )
     cuts: dict[str, list[Segment]] = Field(min_length=1)
     defaults: Settings = Settings()
@@ -514,6 +522,11 @@ class CaseStudy(Strict):
         if problems:
             raise FieldProblems(problems)
         return v
+
+    @field_validator("captions", mode="before")
+    @classmethod
+    def _auto(cls, v: Any) -> Any:
+        return {AUTO_LANGUAGE: AUTO} if v == AUTO else v
 
     @field_validator("captions")
     @classmethod

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline.errors import ManifestError, Problem
-from pipeline.manifest import Campaign, CaseStudy
+from pipeline.manifest import AUTO, Campaign, CaseStudy
 from pipeline.manifest_problems import validate_model
 from pipeline.manifest_yaml import Loc, line_of, read_yaml
 
@@ -48,7 +48,18 @@ class LoadedCaseStudy(Located):
         return (self.file.parent / self.study.source).resolve()
 
     def caption_paths(self) -> dict[str, Path]:
-        return {k: (self.file.parent / v).resolve() for k, v in self.study.captions.items()}
+        """Caption files and transcripts by language (not the `auto` ones)."""
+        return {
+            k: (self.file.parent / v).resolve() for k, v in self.study.captions.items() if v != AUTO
+        }
+
+    def auto_captions(self) -> list[str]:
+        """Languages whose captions are drafted by speech recognition (`auto`)."""
+        return [k for k, v in self.study.captions.items() if v == AUTO]
+
+    def draft_path(self, lang: str) -> Path:
+        """Where the draft of ``lang`` goes: next to the manifest, for review."""
+        return self.file.parent / f"{self.study.id}.{lang}.draft.vtt"
 
 
 @dataclass(frozen=True)
@@ -190,6 +201,8 @@ def _check_paths(
             )
         )
     for lang, rel in study.captions.items():
+        if rel == AUTO:
+            continue
         _check_file(
             loaded,
             area,

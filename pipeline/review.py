@@ -245,8 +245,9 @@ def _output(
     )
     poster_attr = f' poster="{escape(url_for(poster["url"]))}"' if poster.get("url") else ""
     vid = f"v-{escape(case['id'])}-{n}"
+    burned = " data-burned" if out.get("burned_captions") else ""
     video = (
-        f'<video id="{vid}" controls preload="metadata" playsinline{poster_attr} '
+        f'<video id="{vid}" controls preload="metadata" playsinline{poster_attr}{burned} '
         f'width="{out["width"]}" height="{out["height"]}" '
         f'aria-label="{escape(case["title"])}: {escape(what)}" '
         f'data-duration="{out["duration_s"]}" data-width="{out["width"]}" '
@@ -339,6 +340,23 @@ def _case_page(
             + "".join(f'<li data-badge="fail">{escape(e)}</li>' for e in case["errors"])
             + "</ul></section>"
         )
+    drafts = case.get("draft_captions") or []
+    if drafts:
+        parts.append(
+            '<section class="drafts" aria-labelledby="drafts"><h2 id="drafts">Draft captions '
+            f"{_badge(WARN, 'not final')}</h2><p>Made by speech recognition: not burned in, "
+            "not published. Review and correct the file, then name it under "
+            "<code>captions:</code> in the manifest in place of <code>auto</code>.</p><ul>"
+            + "".join(
+                f'<li data-draft="{escape(d["lang"])}">{escape(_language(d["lang"]))}: '
+                f"<code>{escape(d['file'])}</code>, {d['cues']} cues from {d['words']} words "
+                f"({escape(d['engine'])})"
+                + ("; edited by hand since it was drafted" if d.get("edited") else "")
+                + "</li>"
+                for d in drafts
+            )
+            + "</ul></section>"
+        )
     outs = case.get("outputs", [])
     parts.append(
         f'<section aria-labelledby="outputs"><h2 id="outputs">Outputs ({len(outs)})</h2>'
@@ -405,15 +423,28 @@ align-content:start}
 dt{font-weight:600}dd{margin:0}
 li.fail{color:#a50e0e}li.warn{color:#7a4b00}
 .errors{border:1px solid #a50e0e;border-radius:.4rem;padding:0 1rem;background:#fff}
+.drafts{border:1px solid #7a4b00;border-radius:.4rem;padding:0 1rem;background:#fff}
 .thumbs{display:flex;flex-wrap:wrap;gap:1rem}
 .thumbs img{max-width:16rem;height:auto}
 figure{margin:0}.sheet img{max-width:100%;height:auto;margin-top:1rem}
 @media (max-width:50rem){.output{grid-template-columns:1fr}}
 """
 
-# Captions on by default, whatever the browser's own default for a track; only one video
-# plays at a time.
+# Captions on by default, whatever the browser's own default for a track; where the picture
+# has captions burned in at the bottom, the track's cues go to the top so the two can be
+# compared instead of covering each other. Only one video plays at a time.
 _JS = """
+function toTop(t) {
+  if (!t.track.cues) return;
+  for (var i = 0; i < t.track.cues.length; i++) {
+    t.track.cues[i].snapToLines = true;
+    t.track.cues[i].line = 0;
+  }
+}
+document.querySelectorAll('video[data-burned] track').forEach(function (t) {
+  if (t.readyState === 2) toTop(t);
+  t.addEventListener('load', function () { toTop(t); });
+});
 document.querySelectorAll('video').forEach(function (v) {
   for (var i = 0; i < v.textTracks.length; i++) {
     v.textTracks[i].mode = i === 0 ? 'showing' : 'hidden';

@@ -212,6 +212,7 @@ PAGE_FACTS = """async () => {
       tracks: [...v.querySelectorAll('track')].map(t => ({
         lang: t.srclang, label: t.label, state: t.readyState, mode: t.track.mode,
         cues: t.track.cues ? t.track.cues.length : -1,
+        line: t.track.cues && t.track.cues.length ? t.track.cues[0].line : null,
       })),
     })),
     images: imgs.map(i => ({src: i.currentSrc, ok: i.complete && i.naturalWidth > 0,
@@ -286,6 +287,8 @@ def _check_review_site(
                 assert t["state"] == 2, f"{v['output']} {t['lang']} track did not load: {t}"
                 assert t["cues"] == _cue_count(out_dir / vtts[t["lang"]]) > 0, t
                 assert t["mode"] == ("showing" if n == 0 else "hidden"), t  # captions on
+                # over burned-in captions (at the bottom) the track's show at the top
+                assert (t["line"] == 0) == o["burned_captions"], (v["output"], t)
                 assert t["label"]
                 counted["tracks"] += 1
                 counted["cues"] += t["cues"]
