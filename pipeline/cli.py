@@ -1013,23 +1013,19 @@ def _samples(args: argparse.Namespace, console: Console) -> int:
 
 
 def _review(args: argparse.Namespace, console: Console) -> int:
-    import json
 
     from pipeline import review
     from pipeline.errors import ReviewError
-    from pipeline.index import INDEX_FILE
+    from pipeline.index import read_index
     from pipeline.manifest_load import load_manifests
 
     out_dir = load_manifests(args.manifests).output_dir
-    try:
-        index = json.loads((out_dir / INDEX_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReviewError(
-            f"no {INDEX_FILE} in {_shown_path(out_dir)}: nothing is rendered yet (run "
-            "`make render` first)"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise ReviewError(f"cannot read {_shown_path(out_dir / INDEX_FILE)}: {exc}") from None
+    index = read_index(
+        out_dir,
+        ReviewError,
+        _shown_path(out_dir),
+        "nothing is rendered yet (run `make render` first)",
+    )
     page = review.write(index, out_dir)
     console.print(f"review: {_shown_path(page)}", markup=False, soft_wrap=True)
     if not args.serve:

@@ -116,6 +116,20 @@ def build_index(
     }
 
 
+def read_index(out_dir: Path, error: type[Exception], where: str, missing: str) -> dict[str, Any]:
+    """The ``index.json`` a render wrote in ``out_dir``; ``error`` (naming ``where``) when it
+    is missing (with ``missing``: what to do), unreadable, or not a pipeline index."""
+    try:
+        doc = json.loads((out_dir / INDEX_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"no {INDEX_FILE} in {where}: {missing}") from None
+    except (OSError, ValueError) as exc:
+        raise error(f"cannot read {INDEX_FILE} in {where}: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("case_studies"), list):
+        raise error(f"{INDEX_FILE} in {where} is not a pipeline index (no case_studies)")
+    return doc
+
+
 def write_index(index: dict[str, Any], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / INDEX_FILE

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.errors import PublishError
-from pipeline.index import INDEX_FILE
+from pipeline.index import INDEX_FILE, read_index
 
 CONTENT_TYPES = {
     ".mp4": "video/mp4",
@@ -106,19 +106,12 @@ def sha256_file(path: Path) -> str:
 
 
 def read_local_index(out_dir: Path) -> dict[str, Any]:
-    path = out_dir / INDEX_FILE
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PublishError(
-            f"no {INDEX_FILE} in the output folder: nothing has been rendered to publish "
-            "(run render first)"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise PublishError(f"cannot read the local {INDEX_FILE}: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("case_studies"), list):
-        raise PublishError(f"the local {INDEX_FILE} is not a pipeline index (no case_studies)")
-    return doc
+    return read_index(
+        out_dir,
+        PublishError,
+        "the output folder",
+        "nothing has been rendered to publish (run render first)",
+    )
 
 
 def local_files(out_dir: Path, doc: dict[str, Any]) -> list[LocalFile]:
