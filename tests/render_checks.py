@@ -17,7 +17,7 @@ import av
 import numpy as np
 
 from pipeline.build import plan_campaign
-from pipeline.jobs import CutJob, OutputJob
+from pipeline.jobs import CutJob, OutputJob, Plan
 from pipeline.render import RENDERED, render_cut
 from tests.clips import run_ffmpeg
 
@@ -203,6 +203,21 @@ def plan_cut(
     if sizes is not None:
         job = replace(job, outputs=tuple(resized(o, *sizes[o.aspect]) for o in job.outputs))
     return job, manifests.output_dir
+
+
+def small_plan(plan: Plan, *, keep_stills: bool = False) -> Plan:
+    """``plan`` with every output at its aspect's test size (``SMALL``), so renders take a
+    fraction of a second; without its stills unless ``keep_stills``."""
+    jobs = tuple(
+        replace(
+            j,
+            outputs=tuple(
+                replace(o, width=SMALL[o.aspect][0], height=SMALL[o.aspect][1]) for o in j.outputs
+            ),
+        )
+        for j in plan.jobs
+    )
+    return replace(plan, jobs=jobs) if keep_stills else replace(plan, jobs=jobs, stills=())
 
 
 def resized(out: OutputJob, width: int, height: int) -> OutputJob:

@@ -30,7 +30,7 @@ from pipeline.jobs import Plan
 from pipeline.manifest_load import Manifests
 from pipeline.render import FAILED, RENDERED, Lock, render_plan
 from tests.clips import make_clip
-from tests.render_checks import SMALL
+from tests.render_checks import small_plan
 
 distributed = pytest.importorskip("distributed")
 
@@ -81,18 +81,7 @@ def _planned(root: Path, small: bool = True) -> tuple[Manifests, Plan]:
     """The plan (at test size unless not ``small``), without stills (not the executors'
     work)."""
     manifests, plan = plan_campaign(root / "manifests", analyse=False)
-    if not small:
-        return manifests, replace(plan, stills=())
-    jobs = tuple(
-        replace(
-            j,
-            outputs=tuple(
-                replace(o, width=SMALL[o.aspect][0], height=SMALL[o.aspect][1]) for o in j.outputs
-            ),
-        )
-        for j in plan.jobs
-    )
-    return manifests, replace(plan, jobs=jobs, stills=())
+    return manifests, small_plan(plan) if small else replace(plan, stills=())
 
 
 def _render(manifests: Manifests, plan: Plan, executor: Executor, **kw: object) -> Report:

@@ -2,7 +2,7 @@
 that does nothing and reads nothing, and ``render --changed-since REF``.
 
 Everything is tiny: one 1.5 s 160x90 clip, one output per case study, rendered at test
-sizes through the library (``_small``) or at the profile's 720x720 through the CLI.
+sizes through the library (``small_plan``) or at the profile's 720x720 through the CLI.
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ import pipeline.verify as verify_mod
 from pipeline.build import plan_campaign, render_campaign
 from pipeline.changes import ChangesError, changed_case_studies, shared_files
 from pipeline.cli import main
-from pipeline.jobs import Plan
 from pipeline.profiles import PROFILES
 from pipeline.render import FAILED, KEPT, RENDERED, UP_TO_DATE, Lock
 from tests.clips import make_clip
-from tests.render_checks import SMALL
+from tests.render_checks import small_plan
 
-PATH = "study/main/x-720x720.mp4"  # resized to SMALL by ``_small``, named by the profile's size
+PATH = "study/main/x-720x720.mp4"  # resized to SMALL by ``small_plan``, named by the profile's size
 
 # 0.4 s on screen: one caption lint warning, for --strict-captions
 CAPTIONS = """\
@@ -91,22 +90,9 @@ def _project(project: Callable[..., Path], clip: Path, ids: tuple[str, ...] = ("
     return root
 
 
-def _small(plan: Plan) -> Plan:
-    jobs = tuple(
-        replace(
-            j,
-            outputs=tuple(
-                replace(o, width=SMALL[o.aspect][0], height=SMALL[o.aspect][1]) for o in j.outputs
-            ),
-        )
-        for j in plan.jobs
-    )
-    return replace(plan, jobs=jobs, stills=())
-
-
 def _render(root: Path, **kwargs: object) -> build.Report:
     manifests, plan = plan_campaign(root / "manifests", analyse=False)
-    return render_campaign(manifests, _small(plan), **kwargs)  # type: ignore[arg-type]
+    return render_campaign(manifests, small_plan(plan), **kwargs)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------
@@ -125,7 +111,7 @@ def test_each_change_is_named_by_what_changed(project, clips, monkeypatch):
 
     def why() -> str | None:
         _, plan = plan_campaign(root / "manifests", analyse=False)
-        ((out,),) = [j.outputs for j in _small(plan).jobs]
+        ((out,),) = [j.outputs for j in small_plan(plan).jobs]
         return Lock(out_dir).why_stale(out, out_dir)
 
     assert why() is None
@@ -192,7 +178,7 @@ def test_an_older_lock_and_missing_pieces(project, clips):
 
     def why() -> tuple[str | None, Lock]:
         _, plan = plan_campaign(root / "manifests", analyse=False)
-        ((out,),) = [j.outputs for j in _small(plan).jobs]
+        ((out,),) = [j.outputs for j in small_plan(plan).jobs]
         lock = Lock(out_dir)
         return lock.why_stale(out, out_dir), lock
 

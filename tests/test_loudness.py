@@ -18,7 +18,7 @@ from pipeline.build import plan_campaign, render_campaign
 from pipeline.profiles import PROFILES, PlatformProfile
 from pipeline.render import STATE_DIR
 from tests.clips import FFMPEG, run_ffmpeg
-from tests.render_checks import SMALL, plan_cut, render_ok
+from tests.render_checks import plan_cut, render_ok, small_plan
 
 pytestmark = pytest.mark.render
 
@@ -199,19 +199,6 @@ def _campaign(project: Callable[..., Path], source: Path, outputs: list[dict[str
     return root
 
 
-def _small(plan):
-    jobs = tuple(
-        replace(
-            j,
-            outputs=tuple(
-                replace(o, width=SMALL[o.aspect][0], height=SMALL[o.aspect][1]) for o in j.outputs
-            ),
-        )
-        for j in plan.jobs
-    )
-    return replace(plan, jobs=jobs, stills=())
-
-
 def test_silent_source_is_reported_silent_not_failed(project, tmp_path):
     src = tmp_path / "mute.mp4"
     run_ffmpeg(
@@ -220,7 +207,7 @@ def test_silent_source_is_reported_silent_not_failed(project, tmp_path):
     )  # fmt: skip
     root = _campaign(project, src, [{"platform": "web", "cut": "main", "aspects": ["16:9"]}])
     manifests, plan = plan_campaign(root / "manifests", analyse=False)
-    report = render_campaign(manifests, _small(plan))
+    report = render_campaign(manifests, small_plan(plan))
     assert not report.failed, [r.reason for r in report.results]
     index = json.loads(report.index_path.read_text())
     (out,) = index["case_studies"][0]["outputs"]
@@ -250,7 +237,7 @@ def test_index_has_checks_and_a_nonconforming_output_is_failed(project, sources,
             return real_verify(out, out_dir, **kw)
 
     monkeypatch.setattr(build, "verify_output", stricter)
-    report = render_campaign(manifests, _small(plan))
+    report = render_campaign(manifests, small_plan(plan))
     assert report.failed
     index = json.loads(report.index_path.read_text())
     study = index["case_studies"][0]
@@ -353,7 +340,7 @@ def test_dry_run_prints_the_loudness_passes(project, sources, capsys):
     assert "loudness pass 1" in before and "loudnorm=" in before, before
     assert "measured_I=<pass 1>" in before or "measured_I='<pass 1>'" in before, before
     manifests, plan = plan_campaign(root / "manifests", analyse=False)
-    assert not render_campaign(manifests, _small(plan)).failed
+    assert not render_campaign(manifests, small_plan(plan)).failed
     assert main(args) == 0
     after = capsys.readouterr().out
     assert "loudness pass 1" not in after and "<pass 1>" not in after, after

@@ -37,7 +37,7 @@ from pipeline.publish import PublishError, PublishReport, publish
 from pipeline.storage import StorageConfig, storage_config
 from tests.clips import run_ffmpeg
 from tests.faultproxy import FaultProxy
-from tests.render_checks import SMALL
+from tests.render_checks import small_plan
 from tests.s3server import REGION
 
 pytestmark = pytest.mark.render
@@ -85,16 +85,7 @@ def render_project(root: Path, source: Path, crf: int) -> Path:
     (root / "manifests" / "study.yaml").write_text(STUDY)
     (root / "manifests" / "captions" / "study.en.vtt").write_text(VTT)
     manifests, plan = plan_campaign(root / "manifests", analyse=False)
-    jobs = tuple(
-        replace(
-            j,
-            outputs=tuple(
-                replace(o, width=SMALL[o.aspect][0], height=SMALL[o.aspect][1]) for o in j.outputs
-            ),
-        )
-        for j in plan.jobs
-    )
-    report = render_campaign(manifests, replace(plan, jobs=jobs))
+    report = render_campaign(manifests, small_plan(plan, keep_stills=True))
     assert not report.failed, [r.reason for r in report.results]
     assert report.index_path is not None
     return report.index_path.parent
