@@ -186,18 +186,21 @@ def draft_captions(
     cues = words_to_cues(words)
     body = to_webvtt(cues).removeprefix("WEBVTT").lstrip("\n")
     text = "WEBVTT\n\n" + DRAFT_NOTE.format(engine=name) + body
+    # the hash of what was last written there: a file that matches neither it nor the new
+    # draft was edited by hand
     written = cache / "speech" / f"written-{hashlib.sha256(str(draft).encode()).hexdigest()[:16]}"
-    kept = False
-    if draft.is_file():
-        current = hashlib.sha256(draft.read_bytes()).hexdigest()
-        ours = written.read_text().strip() if written.is_file() else ""
-        kept = current != ours and draft.read_text(encoding="utf-8", errors="replace") != text
+    new = hashlib.sha256(text.encode()).hexdigest()
+    current = hashlib.sha256(draft.read_bytes()).hexdigest() if draft.is_file() else None
+    ours = written.read_text().strip() if written.is_file() else ""
+    kept = current is not None and current not in (ours, new)
     if not kept:
-        tmp = draft.with_name(f".{draft.name}.partial")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, draft)
-        written.parent.mkdir(parents=True, exist_ok=True)
-        written.write_text(hashlib.sha256(text.encode()).hexdigest())
+        if current != new:  # unchanged drafts are not rewritten on every render
+            tmp = draft.with_name(f".{draft.name}.partial")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, draft)
+        if ours != new:
+            written.parent.mkdir(parents=True, exist_ok=True)
+            written.write_text(new)
     return Draft(lang, draft, len(cues), sum(not w.sound for w in words), name, kept)
 
 
