@@ -1065,11 +1065,10 @@ def _shown_path(path: Path) -> str:
 
 
 def _captions(args: argparse.Namespace, console: Console) -> int:
-    from pipeline.build import CACHE_DIR, TRANSCRIPT_SUFFIX
+    from pipeline.build import CACHE_DIR, TRANSCRIPT_SUFFIX, probe_sources
     from pipeline.captions.sidecar import to_webvtt
-    from pipeline.errors import SpeechError
+    from pipeline.errors import SourceError, SpeechError
     from pipeline.manifest_load import load_manifests
-    from pipeline.probe import probe
     from pipeline.speech.captions import draft_captions, transcript_track
 
     manifests = load_manifests(args.manifests)
@@ -1079,8 +1078,9 @@ def _captions(args: argparse.Namespace, console: Console) -> int:
         raise SpeechError(f"no case study {args.case!r} (known: {known})")
     loaded = found[0]
     cache = manifests.root / CACHE_DIR
-    label = manifests.label(loaded.source_path)
-    info = probe(loaded.source_path, cache / "source-hashes.json", label=label)
+    info = probe_sources(manifests)[loaded.study.id]  # cached: no source is read again
+    if isinstance(info, SourceError):
+        raise info
     with _progress(args, console, eta=True) as progress:
 
         def bar(what: str) -> Callable[[float], None]:
